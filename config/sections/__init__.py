@@ -1,0 +1,1 @@
+"""One module per settings section; ``config.schema`` composes them."""

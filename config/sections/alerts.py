@@ -1,0 +1,48 @@
+"""Settings of alert rules and their email delivery."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from config.sections.base import Section
+
+
+class AlertRule(Section):
+    name: str = Field(..., min_length=1, description="Rule name, unique.")
+    type: Literal["hit", "keyword", "new_term", "frequency"] = Field(..., description="What the rule watches.")
+    recipients: list[str] = Field(default_factory=list, description="Email addresses told of each alert.")
+    severity: Literal["low", "medium", "high", "critical"] = Field("high", description="Severity of its alerts.")
+    kinds: list[str] = Field(default_factory=list, description="Document kinds the rule looks at (all when empty).")
+    lists: list[str] = Field(default_factory=list, description="hit: hash lists that count (all when empty).")
+    categories: list[str] = Field(default_factory=list, description="hit: categories that count (all when empty).")
+    query: str = Field("", description="keyword/frequency: query string the documents must match.")
+    field: str = Field("", description="new_term: field whose never-seen values alert.")
+    key: list[str] = Field(default_factory=list, description="Fields whose values make the dedup key.")
+    realert_s: float = Field(3600.0, ge=0, description="Seconds in which the same key alerts only once.")
+    threshold: int = Field(1, ge=1, description="frequency: documents needed within the window.")
+    window_s: float = Field(3600.0, gt=0, description="frequency: the window, in seconds.")
+    digest_s: float = Field(0.0, ge=0, description="Send one digest email per this many seconds (0: one per alert).")
+
+
+class SmtpSettings(Section):
+    host: str = Field("", description="SMTP server; alert email is off while empty.")
+    port: int = Field(587, ge=1, le=65535, description="SMTP port.")
+    tls: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description='"starttls" or "ssl" (required), or "none" to allow plaintext explicitly.'
+    )
+    username: str = Field("", description="SMTP user; the password comes from HEROES_SMTP__PASSWORD.")
+    password: SecretStr = Field(SecretStr(""), description="SMTP password (environment only).")
+    sender: str = Field("heroes@localhost", description="From address of alert email.")
+    ca_certs: str = Field("", description="CA bundle to verify the server's certificate.")
+    timeout_s: float = Field(30.0, gt=0, le=600, description="Timeout of one SMTP conversation.")
+    retry_initial_s: float = Field(2.0, gt=0, description="First retry delay while the server is down.")
+    retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay.")
+
+
+class AlertSettings(Section):
+    console_url: str = Field(
+        "http://127.0.0.1:8080", description="Base URL of the console, for links in alert email."
+    )
+    rules: list[AlertRule] = Field(default_factory=list, description="Alert rules ([[alerts.rules]] tables).")

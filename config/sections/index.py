@@ -1,0 +1,44 @@
+"""Settings of the index: which backend, how the spool drains into it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from config.sections.base import Section
+
+
+class IndexSettings(Section):
+    backend: Literal["tantivy", "elasticsearch"] = Field(
+        "tantivy", description="Search backend: the embedded engine or an Elasticsearch cluster."
+    )
+    writer_heap_mb: int = Field(
+        128, ge=16, le=4096, description="Memory the embedded index writer may use, in MiB."
+    )
+    batch_size: int = Field(
+        1000, ge=1, le=100_000, description="Documents drained from the spool per backend commit."
+    )
+    batch_age_s: float = Field(
+        1.0, gt=0, le=60, description="Longest a spooled document waits before a partial batch is drained."
+    )
+    reader_reload_s: float = Field(
+        0.5, gt=0, le=10, description="How often a read-only searcher looks for new commits, in seconds."
+    )
+
+
+class ElasticsearchSettings(Section):
+    hosts: list[str] = Field(
+        default_factory=lambda: ["http://127.0.0.1:9200"], description="Elasticsearch node URLs."
+    )
+    username: str = Field("", description="Basic-auth user; the password comes from HEROES_ELASTICSEARCH__PASSWORD.")
+    password: SecretStr = Field(SecretStr(""), description="Basic-auth password (environment only).")
+    api_key: SecretStr = Field(SecretStr(""), description="API key (environment only: HEROES_ELASTICSEARCH__API_KEY).")
+    ca_certs: str = Field("", description="CA bundle used to verify the cluster's TLS certificate.")
+    verify_certs: bool = Field(True, description="Verify the cluster's TLS certificate.")
+    index_prefix: str = Field(
+        "heroes", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Prefix of every index, alias and template name."
+    )
+    shards: int = Field(1, ge=1, le=64, description="Primary shards per new index.")
+    replicas: int = Field(0, ge=0, le=8, description="Replicas per new index.")
+    request_timeout_s: float = Field(30.0, gt=0, le=600, description="Timeout of one request to the cluster.")

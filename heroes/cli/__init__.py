@@ -1,0 +1,22 @@
+"""The ``heroes`` command line. Thin: it parses, loads settings once, and calls the packages.
+
+Exit codes: 0 ok, 1 the command ran and found problems, 2 user error (bad config, input
+or query), 3 a dependency is down (Tor, backend, SMTP), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from heroes.cli.app import main
+
+# Each module adds its commands to ``main`` when imported.
+COMMAND_MODULES = [
+    "config_cmd",
+    "index_cmd",
+]
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"heroes.cli.{_name}")
+
+__all__ = ["main"]

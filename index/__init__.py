@@ -1,0 +1,1 @@
+"""The store: documents, backend-neutral queries, backends, the durable spool and its drain."""

@@ -1,0 +1,103 @@
+"""``page``: one fetched onion page, its extracted entities and the hashes of its media."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from index.documents.base import MATCH_FIELDS, Document, UtcTime
+from index.documents.fields import FieldType
+
+
+class Entities(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    onions: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    btc: list[str] = Field(default_factory=list)
+    xmr: list[str] = Field(default_factory=list)
+    eth: list[str] = Field(default_factory=list)
+    pgp: list[str] = Field(default_factory=list)  # key fingerprints, upper-case hex
+    phones: list[str] = Field(default_factory=list)  # E.164
+    magnets: list[str] = Field(default_factory=list)
+    infohashes: list[str] = Field(default_factory=list)  # lower-case hex, v1 (40) or v2 (64)
+
+
+ENTITY_TYPES = tuple(Entities.model_fields)
+
+
+class Media(BaseModel):
+    """Hashes of one media file; the bytes themselves are never kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    size: int | None = None
+    content_type: str | None = None
+    flagged: bool = False
+    error: str | None = None
+
+
+class Page(Document):
+    KIND: ClassVar[str] = "page"
+    KEY: ClassVar[tuple[str, ...]] = ("url", "sha256")
+    TIME_FIELD: ClassVar[str] = "fetched_at"
+    FIELDS: ClassVar[dict[str, FieldType]] = {
+        "url": FieldType.KEYWORD,
+        "host": FieldType.KEYWORD,
+        "fetched_at": FieldType.DATE,
+        "status": FieldType.LONG,
+        "title": FieldType.TEXT,
+        "text": FieldType.TEXT,
+        "lang": FieldType.KEYWORD,
+        "sha256": FieldType.KEYWORD,
+        "links": FieldType.KEYWORD,
+        "job": FieldType.KEYWORD,
+        "error": FieldType.KEYWORD,
+        "size": FieldType.LONG,
+        **{f"entities.{name}": FieldType.KEYWORD for name in ENTITY_TYPES},
+        "media.url": FieldType.KEYWORD,
+        "media.md5": FieldType.KEYWORD,
+        "media.sha1": FieldType.KEYWORD,
+        "media.sha256": FieldType.KEYWORD,
+        "media.pdq": FieldType.KEYWORD,
+        "media.flagged": FieldType.BOOL,
+        **MATCH_FIELDS,
+    }
+
+    url: str = Field(..., min_length=8)
+    host: str = ""
+    fetched_at: UtcTime
+    status: int = Field(200, ge=0, le=999)
+    title: str = ""
+    text: str = ""
+    lang: str = ""
+    sha256: str = ""
+    size: int | None = None
+    links: list[str] = Field(default_factory=list)
+    entities: Entities = Field(default_factory=Entities)
+    media: list[Media] = Field(default_factory=list)
+    job: str = ""
+    error: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            data.pop("kind", None)
+            url = data.get("url")
+            if isinstance(url, str):
+                parts = urlsplit(url)
+                if parts.scheme not in ("http", "https") or not parts.hostname:
+                    raise ValueError(f"url must be an http(s) URL with a host (got {url!r:.80})")
+                if not data.get("host"):
+                    data["host"] = parts.hostname
+        return data

@@ -1,0 +1,154 @@
+"""Drain the spool into the backend in batches, running the drain stages on every document.
+
+Outcomes per spooled document: committed (removed from the spool), refused by the backend
+(moved to ``rejected`` with the reason), invalid JSON for its kind (moved to ``rejected``),
+or left in the spool because the backend is down (retried with backoff).
+
+Drain stages (flagged-value matching, alert rules) see every document exactly once per
+commit: ``before_write`` may mark documents, ``after_commit`` runs once the backend
+committed and before the spool forgets them, so a crash replays the batch and stages must
+be idempotent (deterministic ids make that easy).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from index.backends.base import Backend
+from index.documents import KINDS, Document
+from index.errors import BackendUnavailable, InvalidDocument
+from index.documents.base import validate
+from index.spool import Spool, SpooledDoc
+
+log = logging.getLogger(__name__)
+
+
+class DrainStage(Protocol):
+    name: str
+
+    async def before_write(self, docs: list[Document]) -> list[Document]:
+        """Return the documents to write (marked, e.g. with matches)."""
+        ...
+
+    async def after_commit(self, docs: Sequence[Document]) -> None:
+        """React to committed documents (e.g. raise alerts)."""
+        ...
+
+
+@dataclass
+class DrainCounters:
+    batches: int = 0
+    committed: int = 0
+    rejected: int = 0
+    backend_failures: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class Drainer:
+    """Moves spooled documents into a backend; the caller must hold the writer lock."""
+
+    def __init__(self, spool: Spool, backend: Backend, *, batch_size: int = 1000,
+                 stages: Sequence[DrainStage] = (), batch_age_s: float = 1.0):
+        self.spool = spool
+        self.backend = backend
+        self.batch_size = batch_size
+        self.batch_age_s = batch_age_s
+        self.stages = list(stages)
+        self.counters = DrainCounters()
+
+    async def drain_once(self) -> int:
+        """Drain one batch; returns how many spooled documents it consumed."""
+        batch = await asyncio.to_thread(self.spool.peek, self.batch_size)
+        if not batch:
+            return 0
+        valid: list[tuple[SpooledDoc, Document]] = []
+        invalid: list[tuple[SpooledDoc, str]] = []
+        for item in batch:
+            try:
+                cls = KINDS.get(item.kind)
+                if cls is None:
+                    raise InvalidDocument("kind", f"unknown kind {item.kind!r}")
+                valid.append((item, validate(cls, item.body)))
+            except InvalidDocument as exc:
+                invalid.append((item, f"invalid document: {exc}"))
+        docs = await self._merge([doc for _, doc in valid])
+        for stage in self.stages:
+            docs = await stage.before_write(docs)
+        try:
+            refused = await self.backend.write(docs)
+        except BackendUnavailable:
+            self.counters.backend_failures += 1
+            raise
+        refused_ids = {(r.kind, r.doc_id): r.reason for r in refused}
+        committed = [d for d in docs if (d.KIND, d.id) not in refused_ids]
+        for stage in self.stages:
+            await stage.after_commit(committed)
+        for item, _ in valid:
+            reason = refused_ids.get((item.kind, item.doc_id))
+            if reason is not None:
+                invalid.append((item, reason))
+        if invalid:
+            for item, reason in invalid:
+                log.warning("document %s/%s set aside: %s", item.kind, item.doc_id, reason)
+            await asyncio.to_thread(self.spool.reject, invalid)
+        rejected_seqs = {item.seq for item, _ in invalid}
+        await asyncio.to_thread(self.spool.done, [i.seq for i in batch if i.seq not in rejected_seqs])
+        self.counters.batches += 1
+        self.counters.committed += len(batch) - len(invalid)
+        self.counters.rejected += len(invalid)
+        for item in batch:
+            self.counters.by_kind[item.kind] = self.counters.by_kind.get(item.kind, 0) + 1
+        return len(batch)
+
+    async def _merge(self, docs: list[Document]) -> list[Document]:
+        """Fold several versions of one id, and the version already indexed, into one."""
+        latest: dict[tuple[str, str], Document] = {}
+        for doc in docs:
+            key = (doc.KIND, doc.id)
+            latest[key] = doc.merged_with(latest[key]) if key in latest else doc
+        by_kind: dict[str, list[str]] = {}
+        for kind, doc_id in latest:
+            by_kind.setdefault(kind, []).append(doc_id)
+        for kind, ids in by_kind.items():
+            existing = await self.backend.get(kind, ids)
+            for doc_id, source in existing.items():
+                try:
+                    old = validate(KINDS[kind], source)
+                except InvalidDocument:
+                    continue
+                latest[(kind, doc_id)] = latest[(kind, doc_id)].merged_with(old)
+        return list(latest.values())
+
+    async def drain_all(self) -> int:
+        """Drain until the spool is empty; returns how many documents were consumed."""
+        total = 0
+        while n := await self.drain_once():
+            total += n
+        return total
+
+    async def run(self, stop: asyncio.Event, *, idle_s: float = 0.2, max_backoff_s: float = 30.0) -> None:
+        """Drain until ``stop`` is set, then finish the batch in hand. Backend outages back off."""
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                n = await self.drain_once()
+                backoff = 0.5
+            except BackendUnavailable as exc:
+                log.warning("backend unavailable, retrying in %.1fs: %s", backoff, exc)
+                n = 0
+                await _wait(stop, backoff)
+                backoff = min(backoff * 2, max_backoff_s)
+                continue
+            if n < self.batch_size:
+                await _wait(stop, idle_s)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,131 @@
+"""The durable spool: producers append documents, the drainer moves them into the backend.
+
+SQLite in WAL mode, so any number of processes may append while one drains. A row leaves
+the spool only after the backend committed its document (or refused it: then it is moved
+to ``rejected`` with the reason). A crash at any point therefore delays documents and
+never loses them; replays are harmless because document ids are deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from index.documents import Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS spool (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class SpooledDoc:
+    seq: int
+    kind: str
+    doc_id: str
+    body: dict[str, Any]
+    added_at: float
+
+
+class Spool:
+    """A multi-process-safe queue of documents on disk."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: an append that returned is on disk even if the machine loses power.
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def append(self, docs: Iterable[Document]) -> int:
+        """Append documents in one transaction; returns how many."""
+        now = time.time()
+        rows = [(d.KIND, d.id, json.dumps(d.source(), ensure_ascii=False), now) for d in docs]
+        if rows:
+            with self._transaction():
+                self._db.executemany(
+                    "INSERT INTO spool (kind, doc_id, body, added_at) VALUES (?, ?, ?, ?)", rows
+                )
+        return len(rows)
+
+    def peek(self, limit: int) -> list[SpooledDoc]:
+        """The oldest ``limit`` documents, left in place until :meth:`done`."""
+        cur = self._db.execute(
+            "SELECT seq, kind, doc_id, body, added_at FROM spool ORDER BY seq LIMIT ?", (limit,)
+        )
+        return [SpooledDoc(s, k, i, json.loads(b), a) for s, k, i, b, a in cur.fetchall()]
+
+    def oldest_age(self) -> float | None:
+        row = self._db.execute("SELECT MIN(added_at) FROM spool").fetchone()
+        return None if row[0] is None else time.time() - row[0]
+
+    def done(self, seqs: Sequence[int]) -> None:
+        """Forget documents the backend has committed."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM spool WHERE seq = ?", [(s,) for s in seqs])
+
+    def reject(self, items: Sequence[tuple[SpooledDoc, str]]) -> None:
+        """Move refused documents aside with the reason, so they block nothing and stay visible."""
+        now = time.time()
+        with self._transaction():
+            for doc, reason in items:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO rejected (seq, kind, doc_id, body, reason, rejected_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (doc.seq, doc.kind, doc.doc_id, json.dumps(doc.body), reason, now),
+                )
+                self._db.execute("DELETE FROM spool WHERE seq = ?", (doc.seq,))
+
+    def backlog(self) -> dict[str, int]:
+        cur = self._db.execute("SELECT kind, COUNT(*) FROM spool GROUP BY kind")
+        return dict(cur.fetchall())
+
+    def rejected(self, limit: int = 100) -> list[dict[str, Any]]:
+        cur = self._db.execute(
+            "SELECT seq, kind, doc_id, reason, rejected_at FROM rejected ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+        return [dict(zip(("seq", "kind", "id", "reason", "rejected_at"), row, strict=True))
+                for row in cur.fetchall()]
+
+    def rejected_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self._db)
+
+
+class _Tx:
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
