@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,8 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], 
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        found = re.search(r"\(at line (\d+)", str(exc))
+        line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
         message = str(exc).split(" (at line")[0]
         raise ConfigError([Problem(str(path), line, "(syntax)", message)]) from exc
     return data, index_lines(text)

@@ -14,6 +14,17 @@ from heroes.cli.app import main
 COMMAND_MODULES = [
     "config_cmd",
     "index_cmd",
+    "search_cmd",
+    "demo_cmd",
+    "serve_cmd",
+    "users_cmd",
+    "audit_cmd",
+    "purge_cmd",
+    "extract_cmd",
+    "hashes_cmd",
+    "alerts_cmd",
+    "lab_cmd",
+    "crawl_cmd",
 ]
 
 for _name in COMMAND_MODULES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from index.documents.base import MATCH_FIELDS, Document, UtcTime
 from index.documents.fields import FieldType
@@ -94,10 +94,14 @@ class Page(Document):
             data = dict(data)
             data.pop("kind", None)
             url = data.get("url")
-            if isinstance(url, str):
-                parts = urlsplit(url)
-                if parts.scheme not in ("http", "https") or not parts.hostname:
-                    raise ValueError(f"url must be an http(s) URL with a host (got {url!r:.80})")
-                if not data.get("host"):
-                    data["host"] = parts.hostname
+            if isinstance(url, str) and not data.get("host"):
+                data["host"] = urlsplit(url).hostname or ""
         return data
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL with a host")
+        return url

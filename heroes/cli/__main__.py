@@ -1,0 +1,5 @@
+"""``python -m heroes.cli``: the same as the ``heroes`` command."""
+
+from heroes.cli import main
+
+main()

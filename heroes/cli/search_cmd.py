@@ -1,0 +1,61 @@
+"""``heroes search QUERY``: the query-string syntax, a table for people or the JSON shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from heroes.cli.app import Context, main, pass_context, run_async
+from index.documents import KINDS
+from index.query.model import Search, SortField
+from index.query.querystring import parse_query_string
+from index.store import Store
+
+# What a person wants to see first for each kind.
+COLUMNS = {
+    "page": ("fetched_at", "url", "title"),
+    "service": ("host", "last_seen", "up", "title"),
+    "observation": ("infohash", "ip", "port", "client", "level", "last_seen"),
+    "torrent": ("infohash", "name", "total_size"),
+    "hash": ("list", "type", "value", "category"),
+    "alert": ("created_at", "rule", "severity", "status", "summary"),
+}
+
+
+@main.command("search")
+@click.argument("query", default="")
+@click.option("--kind", type=click.Choice(list(KINDS)), default="page", show_default=True,
+              help="Which kind of document to search.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@click.option("--sort", "sort_by", default=None,
+              help="Sort by FIELD or FIELD:asc|desc (default: relevance).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result shape as JSON.")
+@pass_context
+@run_async
+async def search(ctx: Context, query: str, kind: str, limit: int, sort_by: str | None,
+                 as_json: bool) -> None:
+    """Search the index with the query-string syntax, e.g. 'btc:1A1z… AND title:"market"'."""
+    sort: tuple[SortField, ...] = ()
+    if sort_by:
+        field, _, order = sort_by.partition(":")
+        if order not in ("", "asc", "desc"):
+            raise click.BadParameter(f"order must be asc or desc, got {order!r}", param_hint="--sort")
+        sort = (SortField(field, order or "desc"),)  # type: ignore[arg-type]
+    request = Search(kind=kind, query=parse_query_string(query, kind), size=limit, sort=sort)
+    result = await Store(ctx.settings).search(request)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, default=str))
+        return
+    total = result["hits"]["total"]["value"]
+    hits = result["hits"]["hits"]
+    click.echo(f"{total} {kind} documents match" + (f"; showing {len(hits)}" if hits else ""))
+    for hit in hits:
+        click.echo("  " + "  ".join(_cell(hit["_source"].get(c)) for c in COLUMNS[kind]))
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= 70 else text[:69] + "…"

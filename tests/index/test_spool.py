@@ -1,0 +1,140 @@
+"""The spool and its drain lose nothing and index nothing twice, even under SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from config import Settings
+from index.documents import Page
+from index.query.model import Search, Term
+from index.spool import Spool
+from index.store import Store
+
+N_DOCS = 3000
+
+
+def page(i: int) -> Page:
+    return Page(url=f"http://example{i % 7}.onion/p/{i}", title=f"item {i}", text=f"word{i} common",
+                fetched_at="2026-11-28T12:00:00Z", sha256=f"{i:064x}")
+
+
+def test_append_peek_done_reject(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    assert spool.append([page(1), page(2), page(3)]) == 3
+    items = spool.peek(10)
+    assert [i.body["title"] for i in items] == ["item 1", "item 2", "item 3"]
+    spool.done([items[0].seq])
+    spool.reject([(items[1], "mapping conflict on status")])
+    assert spool.backlog() == {"page": 1}
+    assert spool.rejected()[0]["reason"] == "mapping conflict on status"
+    assert spool.rejected_count() == 1
+
+
+def test_two_processes_append_concurrently(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite"
+    code = (
+        "import sys; from pathlib import Path; from index.spool import Spool;"
+        "from tests.index.test_spool import page;"
+        "s = Spool(Path(sys.argv[1])); off = int(sys.argv[2]);"
+        "[s.append([page(off + i)]) for i in range(200)]"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(path), str(k * 1000)], cwd=ROOT)
+             for k in range(3)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+    assert Spool(path).backlog() == {"page": 600}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PRODUCER = """
+import sys
+from pathlib import Path
+from config import load_settings
+from index.store import Store
+from tests.index.test_spool import page
+settings = load_settings(None, environ={}, overrides={"data_dir": sys.argv[1]})
+progress = Path(sys.argv[1]) / "producer.progress"
+start = int(progress.read_text()) if progress.exists() else 0
+store = Store(settings)
+for i in range(start, int(sys.argv[2]), 25):
+    store.append([page(j) for j in range(i, min(i + 25, int(sys.argv[2])))])
+    progress.write_text(str(i + 25))
+"""
+
+
+def _run_with_kills(args: list[str], rng: random.Random, kills: int, env: dict[str, str]) -> None:
+    """Start a process, SIGKILL it at random moments, restart it, finally let it finish."""
+    for _ in range(kills):
+        proc = subprocess.Popen(args, cwd=ROOT, env=env)
+        try:
+            proc.wait(timeout=rng.uniform(0.3, 1.5))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+    subprocess.run(args, cwd=ROOT, env=env, check=True, timeout=300)
+
+
+@pytest.mark.timeout(600)
+def test_sigkill_producer_and_drainer_lose_nothing(tmp_path: Path,
+                                                   make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(index={"batch_size": 100})
+    data_dir = str(settings.data_dir)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    rng = random.Random(7)
+    producer = [sys.executable, "-c", PRODUCER, data_dir, str(N_DOCS)]
+    drainer = [sys.executable, "-m", "heroes.cli", "--data-dir", data_dir,
+               "--config", str(_write_config(tmp_path)), "index", "drain"]
+    # Producer and drainer run side by side and are each killed several times.
+    deadline = time.monotonic() + 400
+    prod = subprocess.Popen(producer, cwd=ROOT, env=env)
+    kills = 0
+    while prod.poll() is None and time.monotonic() < deadline:
+        d = subprocess.Popen(drainer, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        try:
+            d.wait(timeout=rng.uniform(0.2, 1.2))
+        except subprocess.TimeoutExpired:
+            d.send_signal(signal.SIGKILL)
+            d.wait()
+        if kills < 4 and prod.poll() is None:
+            prod.send_signal(signal.SIGKILL)
+            prod.wait()
+            kills += 1
+            prod = subprocess.Popen(producer, cwd=ROOT, env=env)
+    assert prod.wait(timeout=300) == 0
+    _run_with_kills(drainer, rng, 3, env)
+    store = Store(settings)
+    assert store.spool.backlog() == {}
+
+    async def check() -> None:
+        async with store.reader() as backend:
+            assert await backend.count("page") == N_DOCS
+            for i in rng.sample(range(N_DOCS), 50):
+                result = await backend.search(Search("page", Term("url", page(i).url), size=5))
+                assert result["hits"]["total"]["value"] == 1
+                assert result["hits"]["hits"][0]["_id"] == page(i).id
+
+    asyncio.run(check())
+
+
+def _write_config(tmp_path: Path) -> Path:
+    path = tmp_path / "crash.toml"
+    path.write_text("[index]\nbatch_size = 100\n")
+    return path
+
+
+def test_spool_json_is_plain(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.sqlite")
+    spool.append([page(5)])
+    body = spool.peek(1)[0].body
+    assert json.loads(json.dumps(body)) == page(5).source()
