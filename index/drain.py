@@ -75,9 +75,11 @@ class Drainer:
                 valid.append((item, validate(cls, item.body)))
             except InvalidDocument as exc:
                 invalid.append((item, f"invalid document: {exc}"))
-        docs = await self._merge([doc for _, doc in valid])
+        docs = [doc for _, doc in valid]
         for stage in self.stages:
             docs = await stage.before_write(docs)
+        # Stages may add documents (e.g. torrents named by pages): merge after them.
+        docs = await self._merge(docs)
         try:
             refused = await self.backend.write(docs)
         except BackendUnavailable:

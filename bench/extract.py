@@ -1,0 +1,79 @@
+"""Extraction speed: pages/s on one core over the generated onion sites.
+
+Runs ``extract_page`` (decode, parse, visible text, language, links, every entity validated)
+over every page of a generated world, and in the same process a baseline: lxml's own
+``document_fromstring`` + ``text_content()`` + ``iterlinks()`` with no validation, no
+language and no entities — the least any extractor does. Prints pages/s for both, their
+ratio, and where our time goes (stage by stage). Single process, single thread, so pages/s
+is per core.
+
+    .venv/bin/python bench/extract.py [--pages 500] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import lxml.html
+
+from crawler.extract.decode import decode_html
+from crawler.extract.entities import find_entities
+from crawler.extract.page import _parse, detect_language, extract_page, visible_text
+from heroes.lab.onion_sites import generate_sites
+
+
+def baseline(url: str, body: bytes) -> tuple[str, list[str]]:
+    doc = lxml.html.document_fromstring(body, base_url=url)
+    doc.make_links_absolute(url, handle_failures="ignore")
+    return doc.text_content(), [link for _, _, link, _ in doc.iterlinks()]
+
+
+def _rate(fn: Callable[[str, bytes], object], pages: list[tuple[str, bytes]], rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for url, body in pages:
+            fn(url, body)
+        best = min(best, time.perf_counter() - start)
+    return len(pages) / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=500, help="pages of the big generated site")
+    parser.add_argument("--rounds", type=int, default=3, help="best of this many passes")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        truth = generate_sites(Path(tmp), seed=1, big_site_pages=args.pages)
+        pages = [(url, (Path(tmp) / info["file"]).read_bytes())
+                 for url, info in truth["pages"].items()]
+    size = sum(len(b) for _, b in pages)
+    extract_page(*pages[0])  # load the language model outside the timing
+    ours = _rate(extract_page, pages, args.rounds)
+    base = _rate(baseline, pages, args.rounds)
+    print(f"pages: {len(pages)} ({size / len(pages) / 1024:.1f} KiB average)")
+    print(f"extract_page:             {ours:8.0f} pages/s per core")
+    print(f"baseline lxml text+links: {base:8.0f} pages/s per core")
+    print(f"ratio ours/baseline:      {ours / base:8.2f}")
+
+    texts = [visible_text(_parse(decode_html(b)[0])) for _, b in pages]
+    stages: dict[str, Callable[[], object]] = {
+        "decode+parse": lambda: [_parse(decode_html(b)[0]) for _, b in pages],
+        "visible text": lambda: [visible_text(_parse(decode_html(b)[0])) for _, b in pages],
+        "language": lambda: [detect_language(t) for t in texts],
+        "entities (no phones)": lambda: [find_entities(t, ()) for t in texts],
+        "entities (en phones)": lambda: [find_entities(t, ("US", "GB")) for t in texts],
+    }
+    for name, run in stages.items():
+        start = time.perf_counter()
+        run()
+        elapsed = time.perf_counter() - start
+        print(f"  {name:22s} {elapsed / len(pages) * 1e3:7.3f} ms/page")
+
+
+if __name__ == "__main__":
+    main()
