@@ -1,1 +1,1 @@
-"""The lab world: a private Tor network with generated onion sites, a loopback swarm, a mail sink."""
+"""The lab world: a private Tor network with onion sites, a loopback swarm, a mail sink."""

@@ -1,4 +1,4 @@
-"""The backend-neutral query model, its parsers (JSON DSL, query string) and a reference evaluator."""
+"""The backend-neutral query model, its parsers and a reference evaluator."""
 
 from index.query.model import (
     Bool,
