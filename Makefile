@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # System packages the project runs against (tor network, tracker, Privoxy baseline,
 # headless browser for the console tests, a JDK for the Elasticsearch test node).
 APT_PACKAGES := tor opentracker privoxy chromium iproute2 util-linux maven
-ES_VERSION := 9.3.0
+ES_VERSION := 9.3.2
 ES_CACHE := .cache/elasticsearch
 PYTEST_ARGS ?=
 
@@ -51,8 +51,10 @@ demo: setup
 lint: venv
 	$(BIN)/ruff check .
 
+# Benchmarks print figures and ratios against a baseline run in the same process.
 bench: venv
-	bash scripts/loopback-only.sh $(BIN)/python bench/index.py
+	for b in index extract crawl probe match console; do \
+	  bash scripts/loopback-only.sh $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
 	rm -rf var .pytest_cache
