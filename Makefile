@@ -14,15 +14,17 @@ PYTEST_ARGS ?=
 
 setup: system-packages venv es-node
 
+# Debian would start a system tor and privoxy on the public network when it installs them:
+# a temporary policy-rc.d stops any service from starting during the install.
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
-	  if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  made=""; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+	    chmod +x /usr/sbin/policy-rc.d; made=1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; rc=$$?; \
+	  [ -n "$$made" ] && rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	fi
-	@# Debian starts a system tor/privoxy on the public network; this project never uses them.
-	@-pkill -x tor 2>/dev/null; pkill -x privoxy 2>/dev/null; true
 
 $(BIN)/heroes: pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)

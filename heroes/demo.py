@@ -1,11 +1,40 @@
-"""The demo: what a newcomer runs first to see every part work together, offline."""
+"""The demo: what a newcomer runs first to see every part work together, offline.
+
+``heroes demo --quick`` ingests a generated sample and searches it (no lab world).
+``heroes demo`` runs the whole pipeline on the lab world, in eight steps that each print a
+headline and what they found:
+
+1. the lab world up (:mod:`heroes.demo_lab`): private Tor network, onion sites, swarm,
+   SMTP sink, all under ``<data_dir>/lab``;
+2. the demo's own settings file ``<data_dir>/demo.toml`` (:mod:`heroes.demo_config`) and
+   the lab hash lists imported with the real importer;
+3. a crawl of the onion sites from one seed, through Tor, by ``heroes crawl``;
+4. the probe on the flagged torrents until every lab peer was seen, the drain beside it;
+5. the alert email delivered to the sink until the outbox is empty;
+6. what ``heroes search`` finds, with the command lines to re-run;
+7. an analyst account for the console on this data only;
+8. the lab world down — always, also after a failure or Ctrl-C.
+
+Every step is bounded (the lab's own start-up limits, then the timeouts below); a failure
+raises :class:`DemoFailed` naming the step. The demo only runs on an empty data directory
+or one an earlier demo made (marked by ``.heroes-demo``), whose results it replaces.
+Reads the settings it writes itself; from the caller only ``data_dir``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable
+import logging
+import shlex
+import shutil
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
 
-from config import Settings
+from config import ConfigError, Settings, load_settings
+from heroes import demo_config, demo_lab, demo_steps
 from heroes.sample import sample_documents
 from heroes.stages import drain_stages
 from index.documents import parse_document
@@ -14,6 +43,41 @@ from index.query.querystring import parse_query_string
 from index.store import Store
 
 Say = Callable[[str], None]
+T = TypeVar("T")
+
+STEPS = {
+    1: "lab world up: Tor network, onion sites, BitTorrent swarm, SMTP sink",
+    2: "demo settings and lab hash lists",
+    3: "crawl the onion sites through Tor",
+    4: "probe the swarms of the flagged torrents",
+    5: "deliver alert email to the SMTP sink",
+    6: "search the index",
+    7: "console account for this data",
+    8: "lab world down",
+}
+MARKER = ".heroes-demo"
+CONFIG_FILE = "demo.toml"
+LAB_DIR = "lab"
+DEFAULT_BASE_PORT = 17600
+CRAWL_TIMEOUT_S = 240.0
+PROBE_TIMEOUT_S = 90.0
+SEND_TIMEOUT_S = 60.0
+SEARCH_TIMEOUT_S = 30.0
+
+
+class DemoFailed(Exception):
+    """A step of the demo failed; ``step`` is its number, the message says what happened."""
+
+    def __init__(self, step: int, message: str):
+        self.step = step
+        super().__init__(f"step {step} ({STEPS.get(step, 'preparation')}) failed: {message}")
+
+
+def headline(step: int) -> str:
+    return f"[{step}/{len(STEPS)}] {STEPS[step]}"
+
+
+# --- the quick demo: a generated sample, no lab world ------------------------------------
 
 
 async def _show(store: Store, say: Say, kind: str, text: str, columns: tuple[str, ...]) -> None:
@@ -38,5 +102,216 @@ async def run_sample(settings: Settings, say: Say) -> None:
     store.close()
 
 
+# --- the full demo ------------------------------------------------------------------------
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Refuse a directory that holds anything but an earlier demo; clear an earlier demo's
+    results (the lab's keys stay, so onion addresses and Tor keys are reused)."""
+    if data_dir.exists() and any(data_dir.iterdir()) and not (data_dir / MARKER).exists():
+        raise DemoFailed(0, f"{data_dir} holds data that an earlier demo did not make; "
+                            "give the demo an empty directory with --data-dir")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for entry in data_dir.iterdir():
+        if entry.name in (LAB_DIR, MARKER):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    shutil.rmtree(data_dir / LAB_DIR / "mail", ignore_errors=True)
+    (data_dir / MARKER).write_text("made by heroes demo; the next demo run replaces it\n")
+
+
+def _run_async(step: int, coro: Coroutine[Any, Any, T], timeout_s: float) -> T:
+    async def bounded() -> T:
+        try:
+            return await asyncio.wait_for(coro, timeout_s)
+        except TimeoutError:
+            raise DemoFailed(step, f"no result within {timeout_s:.0f}s") from None
+
+    return asyncio.run(bounded())
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def run_full(data_dir: Path, *, say: Say, base_port: int = DEFAULT_BASE_PORT,
+             log_level: str = "WARNING") -> None:
+    """The eight steps; raises :class:`DemoFailed` (after step 8) if any step failed."""
+    started = time.monotonic()
+    prepare_data_dir(data_dir)
+    lab_dir = (data_dir / LAB_DIR).resolve()
+    logging.getLogger().setLevel(log_level)
+    step = 1
+    failure: BaseException | None = None
+    try:
+        say(headline(1))
+        world, sink = demo_lab.up(lab_dir, base_port=base_port)
+        _say_world(say, world, sink)
+
+        step = 2
+        say(headline(2))
+        settings = _write_settings(data_dir, world, sink, log_level, say)
+        truth = json.loads(Path(world["ground_truth"]).read_text())
+        for line in demo_steps.import_lists(
+                settings, data_dir / "hash-lists", demo_config.hash_lists(world, truth)):
+            say(f"  {line}")
+
+        step = 3
+        say(headline(3))
+        _crawl(settings, data_dir, world, truth, say)
+
+        step = 4
+        say(headline(4))
+        _probe(settings, world, say)
+
+        step = 5
+        say(headline(5))
+        delivery = _run_async(5, demo_steps.deliver_alerts(settings, sink.directory,
+                                                           SEND_TIMEOUT_S), SEND_TIMEOUT_S + 30)
+        say(f"  {delivery.sent} messages accepted by the sink (STARTTLS, 127.0.0.1:{sink.port});"
+            f" each is one file in {delivery.directory}")
+        for subject in delivery.subjects:
+            say(f"    {subject}")
+        if not delivery.subjects:
+            raise demo_steps.StepFailed("no alert email reached the sink")
+
+        step = 6
+        say(headline(6))
+        _searches(settings, data_dir, world, truth, say)
+
+        step = 7
+        say(headline(7))
+        name, password = demo_steps.console_user(settings)
+        say(f"  open the console on this data:  heroes --data-dir {data_dir} serve")
+        say(f"  then browse http://{settings.console.host}:{settings.console.port}/ and log in "
+            f"as {name!r} with password {password!r} (analyst, this data directory only)")
+    except BaseException as exc:  # step 8 must run whatever happened
+        failure = exc
+    finally:
+        say(headline(8))
+        stopped, left = demo_lab.down(lab_dir)
+        say(f"  stopped {len(stopped)} processes: {', '.join(stopped) or 'none'}")
+    if isinstance(failure, KeyboardInterrupt | SystemExit):
+        raise failure
+    if failure is not None:
+        leaf = _leaf(failure)
+        if isinstance(leaf, DemoFailed):
+            raise leaf
+        raise DemoFailed(step, str(leaf) or type(leaf).__name__) from failure
+    if left:
+        raise DemoFailed(8, f"still running after lab down: {', '.join(left)}")
+    say(f"  no lab process left; the demo took {time.monotonic() - started:.0f} s")
+
+
+def _say_world(say: Say, world: dict[str, Any], sink: demo_lab.MailSink) -> None:
+    timings = world.get("timings", {})
+    say(f"  lab directory {world['dir']}")
+    say(f"  Tor: client SOCKS 127.0.0.1:{world['socks']['port']}, control "
+        f"127.0.0.1:{world['control']['port']}; first onion page after "
+        f"{timings.get('first_fetch_s', '?')} s")
+    for name, host in sorted(world["onions"].items()):
+        say(f"    {name:<10} http://{host}/")
+    swarm = world["swarm"]
+    say(f"  swarm: {len(swarm['peers'])} peers on "
+        f"{', '.join(p['ip'] for p in swarm['peers'])}, {len(swarm['torrents'])} torrents, "
+        f"trackers {', '.join(swarm['trackers'])}, DHT via {swarm['dht_bootstrap']}")
+    say(f"  SMTP sink: 127.0.0.1:{sink.port} (STARTTLS required), messages in {sink.directory}")
+
+
+def _write_settings(data_dir: Path, world: dict[str, Any], sink: demo_lab.MailSink,
+                    log_level: str, say: Say) -> Settings:
+    path = data_dir / CONFIG_FILE
+    path.write_text(demo_config.config_text(world, sink.port, str(sink.cert), log_level))
+    try:
+        settings = load_settings(path, overrides={"data_dir": str(data_dir)})
+    except ConfigError as exc:
+        raise demo_steps.StepFailed(
+            "the demo's settings do not load: " + "; ".join(str(p) for p in exc.problems)
+        ) from exc
+    say(f"  settings: {path} (Tor attach mode, probe on the lab swarm, SMTP to the sink)")
+    for rule in settings.alerts.rules:
+        what = f"new {rule.field}" if rule.type == "new_term" else "hit"
+        say(f"    rule {rule.name}: {what} on {', '.join(rule.kinds)} from "
+            f"{', '.join(rule.lists)}, key {'+'.join(rule.key) or 'default'} "
+            f"-> {', '.join(rule.recipients)}")
+    return settings
+
+
+def _crawl(settings: Settings, data_dir: Path, world: dict[str, Any], truth: dict[str, Any],
+           say: Say) -> None:
+    config = data_dir / CONFIG_FILE
+    seed = world["seed_url"]
+    say(f"  $ heroes --config {config} --data-dir {data_dir} crawl {seed} --job demo")
+    summary = demo_steps.crawl(config, data_dir, seed, CRAWL_TIMEOUT_S)
+    say(f"  {summary['pages']} pages ({summary['page_errors']} with errors), "
+        f"{summary['services']} services ({summary['services_up']} up), "
+        f"{summary['media_hashed']} images hashed in memory, {summary['seconds']} s")
+    if summary.get("skipped"):
+        say("  not fetched (out of scope or limits): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items())))
+    torrents = _run_async(3, demo_steps.derive_torrents(settings), SEARCH_TIMEOUT_S)
+    counts = _run_async(3, demo_steps.index_counts(settings), SEARCH_TIMEOUT_S)
+    say(f"  in the index: {counts['pages']} pages, {counts['services_up']} services up")
+    planted = truth.get("reachable_entities", {})
+    parts = []
+    for name, n in sorted(counts["entities"].items()):
+        if name in planted:
+            parts.append(f"{name} {n}/{len(planted[name])}")
+        elif n:
+            parts.append(f"{name} {n}")
+    say("  entities found/planted: " + ", ".join(parts))
+    say(f"  {torrents} torrents named by magnet links on the pages are now probe targets")
+    if not counts["pages"]:
+        raise demo_steps.StepFailed("the crawl indexed no page")
+
+
+def _probe(settings: Settings, world: dict[str, Any], say: Say) -> None:
+    swarm = world["swarm"]
+    result = _run_async(4, demo_steps.probe(settings, swarm, PROBE_TIMEOUT_S),
+                        PROBE_TIMEOUT_S + 30)
+    say(f"  every lab peer seen after {result.seconds} s; {result.observations} observations "
+        f"recorded; payload {'0 bytes both ways' if result.payload_ok else 'MOVED (see log)'}")
+    for t in swarm["torrents"]:
+        ih = t["v1"]
+        say(f"  torrent {result.names.get(ih) or t['name']} ({t['label']}) {ih}")
+        pages = result.found_on.get(ih) or []
+        say(f"    magnet link found on: {', '.join(pages) if pages else '(no crawled page)'}")
+        for row in result.peers:
+            if row.infohash == ih:
+                fraction = "?" if row.have_fraction is None else f"{row.have_fraction:.0%}"
+                say(f"    {row.ip}:{row.port:<6} {row.client or '?':<22} L{row.level}  "
+                    f"pieces {fraction}")
+    if not result.payload_ok:
+        raise demo_steps.StepFailed("payload bytes moved during the probe run")
+
+
+def _searches(settings: Settings, data_dir: Path, world: dict[str, Any],
+              truth: dict[str, Any], say: Say) -> None:
+    ih = world["swarm"]["torrents"][0]["v1"]
+    wallet = demo_config.wallet_on_most_hosts(truth)
+    searches = [
+        demo_steps.DemoSearch("service", "up:true", ("host", "title", "page_count")),
+        demo_steps.DemoSearch("page", "flagged:true", ("url", "matches.list")),
+        demo_steps.DemoSearch("torrent", f"infohash:{ih}", ("name", "found_on")),
+        demo_steps.DemoSearch("observation", f"infohash:{ih} AND level:>=2",
+                              ("ip", "client", "level", "have_fraction")),
+    ]
+    if wallet:
+        searches.insert(2, demo_steps.DemoSearch("page", f"btc:{wallet}", ("host", "url")))
+    results = _run_async(6, demo_steps.run_searches(settings, searches), SEARCH_TIMEOUT_S)
+    for s, total, rows in results:
+        say(f"  $ heroes --data-dir {data_dir} search {shlex.quote(s.query)} --kind {s.kind}")
+        say(f"    {total} matches")
+        for row in rows:
+            say(f"      {row}")
+    say(f"  alerts: heroes --data-dir {data_dir} alerts list")
+
+
 async def run_demo(settings: Settings, *, quick: bool, say: Say) -> None:
+    """The quick demo (the full one is :func:`run_full`, which is not a coroutine)."""
     await run_sample(settings, say)
