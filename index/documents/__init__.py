@@ -28,7 +28,9 @@ def _registry(*classes: type[Document]) -> dict[str, type[Document]]:
     return registry
 
 
-KINDS: dict[str, type[Document]] = _registry(Page, Service, Observation, Torrent, FlaggedHash, Alert)
+KINDS: dict[str, type[Document]] = _registry(
+    Page, Service, Observation, Torrent, FlaggedHash, Alert
+)
 
 
 def parse_document(data: Any) -> Document:
@@ -42,6 +44,19 @@ def parse_document(data: Any) -> Document:
 
 
 __all__ = [
-    "KINDS", "Alert", "Document", "FieldType", "FlaggedHash", "Match", "Observation", "Page",
-    "Service", "Torrent", "document_id", "iso", "parse_document", "utcnow", "values_at",
+    "KINDS",
+    "Alert",
+    "Document",
+    "FieldType",
+    "FlaggedHash",
+    "Match",
+    "Observation",
+    "Page",
+    "Service",
+    "Torrent",
+    "document_id",
+    "iso",
+    "parse_document",
+    "utcnow",
+    "values_at",
 ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from index.documents.base import Document, UtcTime
 from index.documents.fields import FieldType
@@ -64,10 +64,3 @@ class Alert(Document):
     acknowledged_by: str = ""
     acknowledged_at: UtcTime | None = None
     comment: str = ""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "kind" in data:
-            data = {k: v for k, v in data.items() if k != "kind"}
-        return data

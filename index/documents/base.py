@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from index.documents.fields import FieldType
 from index.errors import InvalidDocument
@@ -71,6 +71,14 @@ class Document(BaseModel):
     flagged: bool = False
     matches: list[Match] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_kind(cls, data: Any) -> Any:
+        # ``kind`` names the class in JSON; it is not a field of the model.
+        if isinstance(data, dict) and "kind" in data:
+            data = {k: v for k, v in data.items() if k != "kind"}
+        return data
+
     @property
     def id(self) -> str:
         return document_id(self.KIND, [self._key_value(k) for k in self.KEY])
@@ -88,6 +96,11 @@ class Document(BaseModel):
     def merged_with(self, existing: Document) -> Document:
         """This newer version combined with the one already indexed (default: replace)."""
         return self
+
+    def merged_marks(self, existing: Document) -> dict[str, Any]:
+        """The matches of both versions: a flag, once raised, stays."""
+        matches = list(dict.fromkeys([*existing.matches, *self.matches]))
+        return {"matches": matches, "flagged": existing.flagged or self.flagged}
 
     def with_matches(self, matches: list[Match]) -> Document:
         combined = list(dict.fromkeys([*self.matches, *matches]))

@@ -18,7 +18,9 @@ class FieldType(StrEnum):
 
 
 NUMERIC = frozenset({FieldType.LONG, FieldType.DOUBLE, FieldType.DATE})
-EXACT = frozenset({FieldType.KEYWORD, FieldType.IP, FieldType.BOOL, FieldType.LONG, FieldType.DOUBLE})
+EXACT = frozenset(
+    {FieldType.KEYWORD, FieldType.IP, FieldType.BOOL, FieldType.LONG, FieldType.DOUBLE}
+)
 
 
 def values_at(source: Any, path: str) -> Iterator[Any]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from index.documents.base import Document, UtcTime
 from index.documents.fields import FieldType
@@ -29,13 +29,6 @@ class FlaggedHash(Document):
     list: str = Field(..., min_length=1)
     source_id: str = ""
     added_at: UtcTime
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "kind" in data:
-            data = {k: v for k, v in data.items() if k != "kind"}
-        return data
 
     def merged_with(self, existing: Document) -> FlaggedHash:
         # Re-importing the same list keeps the first import time.

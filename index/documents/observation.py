@@ -8,9 +8,9 @@ single peer (investigator-run verification only).
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from index.documents.base import MATCH_FIELDS, Document, UtcTime
 from index.documents.fields import FieldType
@@ -56,13 +56,6 @@ class Observation(Document):
     verified_pieces: list[int] = Field(default_factory=list)
     chain_hash: str = ""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "kind" in data:
-            data = {k: v for k, v in data.items() if k != "kind"}
-        return data
-
     @field_validator("ip")
     @classmethod
     def _ip(cls, value: str) -> str:
@@ -87,6 +80,5 @@ class Observation(Document):
             "ext_v": newer.ext_v or existing.ext_v,
             "have_fraction": newer.have_fraction if newer.have_fraction is not None
             else existing.have_fraction,
-            "matches": list(dict.fromkeys([*existing.matches, *self.matches])),
-            "flagged": existing.flagged or self.flagged,
+            **self.merged_marks(existing),
         })

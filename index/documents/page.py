@@ -92,7 +92,6 @@ class Page(Document):
     def _derive(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = dict(data)
-            data.pop("kind", None)
             url = data.get("url")
             if isinstance(url, str) and not data.get("host"):
                 data["host"] = urlsplit(url).hostname or ""

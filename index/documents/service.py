@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from index.documents.base import MATCH_FIELDS, Document, UtcTime
 from index.documents.fields import FieldType
@@ -48,13 +48,6 @@ class Service(Document):
     page_count: int = Field(0, ge=0)
     history: list[Check] = Field(default_factory=list)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "kind" in data:
-            data = {k: v for k, v in data.items() if k != "kind"}
-        return data
-
     def merged_with(self, existing: Document) -> Service:
         if not isinstance(existing, Service):
             return self
@@ -72,6 +65,5 @@ class Service(Document):
             "headers": newer.headers or existing.headers,
             "page_count": max(self.page_count, existing.page_count),
             "history": history,
-            "matches": list(dict.fromkeys([*existing.matches, *self.matches])),
-            "flagged": existing.flagged or self.flagged,
+            **self.merged_marks(existing),
         })

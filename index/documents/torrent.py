@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from index.documents.base import MATCH_FIELDS, Document, UtcTime
 from index.documents.fields import FieldType
@@ -46,13 +46,6 @@ class Torrent(Document):
     first_seen: UtcTime
     metadata_at: UtcTime | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "kind" in data:
-            data = {k: v for k, v in data.items() if k != "kind"}
-        return data
-
     def merged_with(self, existing: Document) -> Torrent:
         if not isinstance(existing, Torrent):
             return self
@@ -68,6 +61,5 @@ class Torrent(Document):
             "magnet": self.magnet or existing.magnet,
             "found_on": sorted({*existing.found_on, *self.found_on}),
             "first_seen": min(self.first_seen, existing.first_seen),
-            "matches": list(dict.fromkeys([*existing.matches, *self.matches])),
-            "flagged": existing.flagged or self.flagged,
+            **self.merged_marks(existing),
         })
