@@ -9,8 +9,15 @@ Semantics every backend must share (the reference evaluator is the executable sp
   matches, and - when there is no must/filter clause, or ``minimum_should_match`` is set -
   at least ``minimum_should_match`` (default 1) should clauses match.
 - Sort is by the given fields then ``_id`` ascending as the tie-breaker; the default sort
-  is by relevance (``_score`` descending) then ``_id``. ``search_after`` takes the ``sort``
-  values of the last hit of the previous page and needs an explicit field sort.
+  is by relevance (``_score`` descending) then ``_id``. Elasticsearch 9 refuses to sort on
+  ``_id``, so every backend also indexes the document id in a keyword field ``doc_id``; the
+  backend adds it, it is not part of the document models. A multi-valued field sorts by its
+  smallest value ascending, its largest descending; documents without it come last, with
+  ``None`` as their sort value. Each hit's ``sort`` lists its sort values (dates in epoch
+  ms) ending with its id; ``search_after`` takes those values of the last hit of the
+  previous page, needs an explicit field sort, and changes neither totals nor aggregations.
+- Dates are compared in whole milliseconds (like Elasticsearch's ``date`` type).
+- ``Exists`` matches documents with at least one non-null value in the field.
 - Totals are exact. Terms buckets are ordered by count descending then key ascending;
   date_histogram buckets are the non-empty fixed intervals, ascending, keyed by epoch ms.
 """

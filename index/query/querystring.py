@@ -26,16 +26,27 @@ from datetime import UTC, datetime, timedelta
 from index.documents import KINDS
 from index.documents.fields import FieldType
 from index.errors import QueryError
-from index.query.validate import resolve_relative
 from index.query.model import Bool, Exists, Match, MatchAll, MatchPhrase, Query, Range, Term
+from index.query.validate import resolve_relative
 
 ALIASES = {
-    "btc": "entities.btc", "xmr": "entities.xmr", "eth": "entities.eth", "pgp": "entities.pgp",
-    "email": "entities.emails", "emails": "entities.emails", "phone": "entities.phones",
-    "phones": "entities.phones", "onion": "entities.onions", "onions": "entities.onions",
-    "magnet": "entities.magnets", "magnets": "entities.magnets",
-    "md5": "media.md5", "sha1": "media.sha1", "pdq": "media.pdq",
-    "list": "matches.list", "category": "matches.category",
+    "btc": "entities.btc",
+    "xmr": "entities.xmr",
+    "eth": "entities.eth",
+    "pgp": "entities.pgp",
+    "email": "entities.emails",
+    "emails": "entities.emails",
+    "phone": "entities.phones",
+    "phones": "entities.phones",
+    "onion": "entities.onions",
+    "onions": "entities.onions",
+    "magnet": "entities.magnets",
+    "magnets": "entities.magnets",
+    "md5": "media.md5",
+    "sha1": "media.sha1",
+    "pdq": "media.pdq",
+    "list": "matches.list",
+    "category": "matches.category",
 }
 # Short names that depend on the kind: a page names infohashes among its entities.
 KIND_ALIASES = {"page": {"infohash": "entities.infohashes", "infohashes": "entities.infohashes"}}
@@ -66,15 +77,20 @@ def _tokenize(text: str) -> list[_Tok]:
             break
         m = _TOKEN.match(text, pos)
         if m is None or m.end() == pos:
-            raise QueryError(f"cannot read the query at column {pos + 1}: {text[pos:pos + 20]!r}")
+            raise QueryError(f"cannot read the query at column {pos + 1}: {text[pos : pos + 20]!r}")
         kind = m.lastgroup or "word"
         tokens.append(_Tok(kind, m.group(kind), m.start(kind)))
         pos = m.end()
     # A quoted value or range glued to "field:" arrives as two tokens: join them.
     joined: list[_Tok] = []
     for tok in tokens:
-        if (joined and joined[-1].kind == "word" and joined[-1].text.endswith(":")
-                and tok.kind in ("quoted", "range") and joined[-1].pos + len(joined[-1].text) == tok.pos):
+        if (
+            joined
+            and joined[-1].kind == "word"
+            and joined[-1].text.endswith(":")
+            and tok.kind in ("quoted", "range")
+            and joined[-1].pos + len(joined[-1].text) == tok.pos
+        ):
             prev = joined.pop()
             joined.append(_Tok("field_" + tok.kind, prev.text + tok.text, prev.pos))
         else:
@@ -161,7 +177,9 @@ class _Parser:
         if tok.kind == "quoted":
             return self.bare(_unquote(tok.text), phrase=True)
         if tok.kind == "range":
-            raise QueryError(f"a range needs a field, e.g. fetched_at:{tok.text} (column {tok.pos + 1})")
+            raise QueryError(
+                f"a range needs a field, e.g. fetched_at:{tok.text} (column {tok.pos + 1})"
+            )
         if tok.kind.startswith("field_") or (":" in tok.text and not tok.text.startswith(":")):
             name, _, value = tok.text.partition(":")
             if value == "" and (nxt := self.peek()) is not None and nxt.kind in ("quoted", "range"):
@@ -185,7 +203,9 @@ class _Parser:
         field = KIND_ALIASES.get(self.kind, {}).get(name) or ALIASES.get(name, name)
         if field not in self.fields:
             known = ", ".join(sorted(self.fields))
-            raise QueryError(f"{self.kind} has no field {name!r} (column {pos + 1}); fields: {known}")
+            raise QueryError(
+                f"{self.kind} has no field {name!r} (column {pos + 1}); fields: {known}"
+            )
         return field, self.fields[field]
 
     def fielded(self, name: str, value: str, pos: int) -> Query:
@@ -196,7 +216,7 @@ class _Parser:
             return self.range(field, ftype, value, pos)
         for op in (">=", "<=", ">", "<"):
             if value.startswith(op):
-                bound = self.scalar(field, ftype, value[len(op):], pos)
+                bound = self.scalar(field, ftype, value[len(op) :], pos)
                 key = {">=": "gte", "<=": "lte", ">": "gt", "<": "lt"}[op]
                 return Range(field, **{key: bound})
         quoted = value.startswith('"')
@@ -224,7 +244,7 @@ class _Parser:
             return Exists(field)
         return Range(field, **bounds)  # type: ignore[arg-type]
 
-    def scalar(self, field: str, ftype: FieldType, raw: str, pos: int):  # noqa: ANN201
+    def scalar(self, field: str, ftype: FieldType, raw: str, pos: int):
         try:
             if ftype is FieldType.DATE:
                 return resolve_relative(raw, self.now)
@@ -237,7 +257,9 @@ class _Parser:
                     raise ValueError
                 return raw.lower() == "true"
         except (ValueError, QueryError):
-            raise QueryError(f"{field}: {raw!r} is not a valid {ftype.value} (column {pos + 1})") from None
+            raise QueryError(
+                f"{field}: {raw!r} is not a valid {ftype.value} (column {pos + 1})"
+            ) from None
         return raw
 
 
