@@ -254,7 +254,7 @@ def _crawl(settings: Settings, data_dir: Path, world: dict[str, Any], truth: dic
     if summary.get("skipped"):
         say("  not fetched (out of scope or limits): "
             + ", ".join(f"{k} {v}" for k, v in sorted(summary["skipped"].items())))
-    torrents = _run_async(3, demo_steps.derive_torrents(settings), SEARCH_TIMEOUT_S)
+    torrents = _run_async(3, demo_steps.count_torrents(settings), SEARCH_TIMEOUT_S)
     counts = _run_async(3, demo_steps.index_counts(settings), SEARCH_TIMEOUT_S)
     say(f"  in the index: {counts['pages']} pages, {counts['services_up']} services up")
     planted = truth.get("reachable_entities", {})

@@ -89,28 +89,10 @@ def crawl(config: Path, data_dir: Path, seed: str, timeout_s: float) -> dict[str
     return summary
 
 
-async def derive_torrents(settings: Settings) -> int:
-    """Index a ``torrent`` for every magnet link or infohash on a crawled page (found_on it).
-
-    ``index.derive`` does this as a drain stage, but the installation's drain stages
-    (heroes.stages) do not run it yet, so the demo applies it to the indexed pages.
-    """
-    from index.derive import torrents_from_page
-    from index.documents import parse_document
-    from index.query.model import Bool, Exists
-
-    store = Store(settings)
-    try:
-        named = Bool(should=(Exists("entities.magnets"), Exists("entities.infohashes")))
-        result = await store.search(Search("page", query=named, size=10_000))
-        torrents = [t for hit in result["hits"]["hits"]
-                    for t in torrents_from_page(parse_document({**hit["_source"], "kind": "page"}))]
-        store.append(torrents)
-        async with store.writer(drain_stages(settings, store)) as drainer:
-            await drainer.drain_all()
-    finally:
-        store.close()
-    return len(torrents)
+async def count_torrents(settings: Settings) -> int:
+    """Torrents the index derived from magnet links and infohashes on the crawled pages."""
+    result = await Store(settings).search(Search("torrent", size=0))
+    return int(result["hits"]["total"]["value"])
 
 
 async def index_counts(settings: Settings) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class Spool:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=60000")
         self._db.executescript(_SCHEMA)
+        self._tx_lock = threading.Lock()
 
     def close(self) -> None:
         self._db.close()
@@ -117,15 +119,26 @@ class Spool:
         return self._db.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
 
     def _transaction(self) -> _Tx:
-        return _Tx(self._db)
+        return _Tx(self._db, self._tx_lock)
 
 
 class _Tx:
-    def __init__(self, db: sqlite3.Connection):
+    # One connection is shared by the event loop thread (producers appending) and worker
+    # threads (the drainer's done/reject): the lock keeps their transactions from nesting.
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock):
         self._db = db
+        self._lock = lock
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        self._lock.acquire()
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        try:
+            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._lock.release()

@@ -1,48 +1,99 @@
-"""Settings of alert rules and their email delivery."""
+"""Settings of alert rules (index.alerts.rules, .engine) and their email (index.alerts.mailer)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from config.sections.base import Section
 
 
 class AlertRule(Section):
     name: str = Field(..., min_length=1, description="Rule name, unique.")
-    type: Literal["hit", "keyword", "new_term", "frequency"] = Field(..., description="What the rule watches.")
-    recipients: list[str] = Field(default_factory=list, description="Email addresses told of each alert.")
-    severity: Literal["low", "medium", "high", "critical"] = Field("high", description="Severity of its alerts.")
-    kinds: list[str] = Field(default_factory=list, description="Document kinds the rule looks at (all when empty).")
-    lists: list[str] = Field(default_factory=list, description="hit: hash lists that count (all when empty).")
-    categories: list[str] = Field(default_factory=list, description="hit: categories that count (all when empty).")
+    type: Literal["hit", "keyword", "new_term", "frequency"] = Field(
+        ..., description="What the rule watches."
+    )
+    recipients: list[str] = Field(
+        default_factory=list, description="Email addresses told of each alert."
+    )
+    severity: Literal["low", "medium", "high", "critical"] = Field(
+        "high", description="Severity of its alerts."
+    )
+    kinds: list[str] = Field(
+        default_factory=list, description="Document kinds the rule looks at (all when empty)."
+    )
+    lists: list[str] = Field(
+        default_factory=list, description="hit: hash lists that count (all when empty)."
+    )
+    categories: list[str] = Field(
+        default_factory=list, description="hit: categories that count (all when empty)."
+    )
     query: str = Field("", description="keyword/frequency: query string the documents must match.")
     field: str = Field("", description="new_term: field whose never-seen values alert.")
-    key: list[str] = Field(default_factory=list, description="Fields whose values make the dedup key.")
-    realert_s: float = Field(3600.0, ge=0, description="Seconds in which the same key alerts only once.")
+    key: list[str] = Field(
+        default_factory=list, description="Fields whose values make the dedup key."
+    )
+    realert_s: float = Field(
+        3600.0, ge=0, description="Seconds in which the same key alerts only once."
+    )
     threshold: int = Field(1, ge=1, description="frequency: documents needed within the window.")
     window_s: float = Field(3600.0, gt=0, description="frequency: the window, in seconds.")
-    digest_s: float = Field(0.0, ge=0, description="Send one digest email per this many seconds (0: one per alert).")
+    digest_s: float = Field(
+        0.0, ge=0, description="Send one digest email per this many seconds (0: one per alert)."
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> AlertRule:
+        if self.type == "keyword" and not self.query.strip():
+            raise ValueError(f"rule {self.name!r}: a keyword rule needs a query")
+        if self.type == "new_term" and not self.field:
+            raise ValueError(f"rule {self.name!r}: a new_term rule needs a field")
+        return self
 
 
 class SmtpSettings(Section):
     host: str = Field("", description="SMTP server; alert email is off while empty.")
     port: int = Field(587, ge=1, le=65535, description="SMTP port.")
     tls: Literal["starttls", "ssl", "none"] = Field(
-        "starttls", description='"starttls" or "ssl" (required), or "none" to allow plaintext explicitly.'
+        "starttls",
+        description='"starttls" or "ssl" (required), or "none" to allow plaintext explicitly.',
     )
-    username: str = Field("", description="SMTP user; the password comes from HEROES_SMTP__PASSWORD.")
+    username: str = Field(
+        "", description="SMTP user; the password comes from HEROES_SMTP__PASSWORD."
+    )
     password: SecretStr = Field(SecretStr(""), description="SMTP password (environment only).")
     sender: str = Field("heroes@localhost", description="From address of alert email.")
     ca_certs: str = Field("", description="CA bundle to verify the server's certificate.")
     timeout_s: float = Field(30.0, gt=0, le=600, description="Timeout of one SMTP conversation.")
-    retry_initial_s: float = Field(2.0, gt=0, description="First retry delay while the server is down.")
+    retry_initial_s: float = Field(
+        2.0, gt=0, description="First retry delay while the server is down."
+    )
     retry_max_s: float = Field(600.0, gt=0, description="Longest retry delay.")
+    poll_s: float = Field(
+        0.5, gt=0, le=60, description="How often the sender looks for new messages, in seconds."
+    )
 
 
 class AlertSettings(Section):
     console_url: str = Field(
         "http://127.0.0.1:8080", description="Base URL of the console, for links in alert email."
     )
-    rules: list[AlertRule] = Field(default_factory=list, description="Alert rules ([[alerts.rules]] tables).")
+    max_matched: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Matched documents listed in one alert at most (the count goes on).",
+    )
+    rules: list[AlertRule] = Field(
+        default_factory=list, description="Alert rules ([[alerts.rules]] tables)."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AlertSettings:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in seen:
+                raise ValueError(f"rule name {rule.name!r} is used twice")
+            seen.add(rule.name)
+        return self
