@@ -16,8 +16,9 @@ from heroes.cli.app import EXIT_DEPENDENCY, Context, fail, main, pass_context, r
 from index.alerts.db import AlertDB, alert_db_path
 from index.alerts.mailer import DeliveryError, Dialogue, build_message, deliver
 from index.alerts.outbox import OutMessage, message_id
+from index.alerts.record import AlertRecord
 from index.alerts.sender import run_sender
-from index.alerts.state import AlertRecord, AlertState
+from index.alerts.state import AlertState
 from index.store import Store
 
 

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from config.sections.alerts import AlertRule
 from index.alerts.db import AlertDB
+from index.alerts.record import read_record
 from index.alerts.render import render_alert, render_digest
 
 if TYPE_CHECKING:
-    from index.alerts.state import AlertRecord
+    from index.alerts.record import AlertRecord
 
 MESSAGE_DOMAIN = "heroes.alerts"
 
@@ -135,8 +136,6 @@ class Outbox:
 
     def compose_digests(self, now: float) -> int:
         """Turn every closed digest bucket into one message per recipient; returns how many."""
-        from index.alerts.state import AlertState
-
         made = 0
         with self.db.transaction() as conn:
             buckets = conn.execute(
@@ -155,7 +154,7 @@ class Outbox:
                 for to, alert in items:
                     by_to.setdefault(to, []).append(alert)
                 for to, alert_ids in by_to.items():
-                    records = [r for r in (AlertState._get(conn, a) for a in alert_ids) if r]
+                    records = [r for r in (read_record(conn, a) for a in alert_ids) if r]
                     if not records:
                         continue
                     subject, text, html = render_digest(rule, records, self.console_url)

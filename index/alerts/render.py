@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from index.alerts.state import AlertRecord
+    from index.alerts.record import AlertRecord
 
 FOOTER = (
     "This message names flagged values and where they were seen; it carries no content. "

@@ -12,88 +12,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from config.sections.alerts import AlertRule
 from index.alerts.db import AlertDB
 from index.alerts.outbox import digest_bucket, enqueue_alert_messages
+from index.alerts.record import COLUMNS, AlertRecord, alert_id, read_record, record_from_row
 from index.alerts.rules import Firing
-from index.documents import Alert
-
-
-@dataclass(frozen=True)
-class AlertRecord:
-    id: str
-    rule: str
-    rule_type: str
-    key: str
-    severity: str
-    window_start: float
-    created_at: float
-    first_seen: float
-    last_seen: float
-    count: int
-    status: str
-    summary: str
-    facts: list[list[str]]
-    matched: list[dict[str, str]]
-    deliveries: list[dict[str, Any]]
-    acknowledged_by: str
-    acknowledged_at: float | None
-    comment: str
-    rev: int
-
-    def to_document(self) -> Alert:
-        return Alert(
-            rule=self.rule,
-            rule_type=self.rule_type,
-            key=self.key,
-            window_start=_dt(self.window_start),
-            severity=self.severity,
-            status=self.status,
-            created_at=_dt(self.created_at),
-            first_seen=_dt(self.first_seen),
-            last_seen=_dt(self.last_seen),
-            count=self.count,
-            summary=self.summary,
-            matched=self.matched,
-            deliveries=self.deliveries,
-            acknowledged_by=self.acknowledged_by,
-            acknowledged_at=_dt(self.acknowledged_at) if self.acknowledged_at else None,
-            comment=self.comment,
-        )
-
-
-_COLUMNS = (
-    "id, rule, rule_type, key, severity, window_start, created_at, first_seen, last_seen,"
-    " count, status, summary, facts, matched, deliveries, acknowledged_by, acknowledged_at,"
-    " comment, rev"
-)
-
-
-def _record(row: Sequence[Any]) -> AlertRecord:
-    values = list(row)
-    for i in (12, 13, 14):
-        values[i] = json.loads(values[i])
-    return AlertRecord(*values)
-
-
-def _dt(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
-
-
-def alert_id(rule: str, key: str, window_start: float) -> str:
-    """The id of the ``alert`` document, deterministic in (rule, key, window start)."""
-    return Alert(
-        rule=rule,
-        key=key,
-        window_start=_dt(window_start),
-        created_at=_dt(window_start),
-        first_seen=_dt(window_start),
-        last_seen=_dt(window_start),
-    ).id
 
 
 class AlertState:
@@ -189,7 +114,7 @@ class AlertState:
         new_id = alert_id(f.rule, key, t)
         deliveries: list[dict[str, Any]] = []
         conn.execute(
-            f"INSERT OR IGNORE INTO alerts ({_COLUMNS}) VALUES"
+            f"INSERT OR IGNORE INTO alerts ({COLUMNS}) VALUES"
             " (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 'new', ?, ?, ?, ?, '', NULL, '', 1)",
             (
                 new_id,
@@ -207,7 +132,7 @@ class AlertState:
                 json.dumps(deliveries),
             ),
         )
-        record = self._get(conn, new_id)
+        record = read_record(conn, new_id)
         if record is None:
             return ""
         if rule.digest_s > 0:
@@ -221,29 +146,24 @@ class AlertState:
             enqueue_alert_messages(conn, record, rule.recipients, self.console_url, now)
         return new_id
 
-    @staticmethod
-    def _get(conn: sqlite3.Connection, alert: str) -> AlertRecord | None:
-        row = conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert,)).fetchone()
-        return _record(row) if row else None
-
     def get(self, alert: str) -> AlertRecord | None:
         """One alert by id, or by a unique id prefix."""
-        found = self._get(self.db.conn, alert)
+        found = read_record(self.db.conn, alert)
         if found is None and len(alert) >= 6:
             rows = self.db.conn.execute(
-                f"SELECT {_COLUMNS} FROM alerts WHERE id LIKE ? LIMIT 2", (alert + "%",)
+                f"SELECT {COLUMNS} FROM alerts WHERE id LIKE ? LIMIT 2", (alert + "%",)
             ).fetchall()
-            found = _record(rows[0]) if len(rows) == 1 else None
+            found = record_from_row(rows[0]) if len(rows) == 1 else None
         return found
 
     def list(self, *, status: str = "", limit: int = 50) -> list[AlertRecord]:
-        sql = f"SELECT {_COLUMNS} FROM alerts"
+        sql = f"SELECT {COLUMNS} FROM alerts"
         args: tuple[Any, ...] = ()
         if status:
             sql += " WHERE status = ?"
             args = (status,)
         sql += " ORDER BY created_at DESC, id LIMIT ?"
-        return [_record(r) for r in self.db.conn.execute(sql, (*args, limit))]
+        return [record_from_row(r) for r in self.db.conn.execute(sql, (*args, limit))]
 
     def ack(self, alert: str, by: str, comment: str, now: float) -> AlertRecord | None:
         record = self.get(alert)
@@ -264,10 +184,10 @@ class AlertState:
         process) never append an older version after a newer one.
         """
         with self.db.transaction() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM alerts WHERE spooled_rev < rev").fetchall()
+            rows = conn.execute(f"SELECT {COLUMNS} FROM alerts WHERE spooled_rev < rev").fetchall()
             if not rows:
                 return 0
-            records = [_record(r) for r in rows]
+            records = [record_from_row(r) for r in rows]
             append([r.to_document() for r in records])
             conn.executemany(
                 "UPDATE alerts SET spooled_rev = ? WHERE id = ?", [(r.rev, r.id) for r in records]
