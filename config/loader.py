@@ -28,7 +28,9 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], dict[tuple[str | int, ...], 
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([Problem(str(path), None, "(file)", f"cannot read: {exc.strerror}")]) from exc
+        raise ConfigError(
+            [Problem(str(path), None, "(file)", f"cannot read: {exc.strerror}")]
+        ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError([Problem(str(path), None, "(file)", "not UTF-8 text")]) from exc
     try:
@@ -49,7 +51,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if name == "HEROES_DATA_DIR":
             overrides["data_dir"] = value
             continue
-        path = name[len(ENV_PREFIX):].lower().split("__")
+        path = name[len(ENV_PREFIX) :].lower().split("__")
         if len(path) < 2:
             continue
         node = overrides
@@ -74,7 +76,9 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _problems(exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]) -> list[Problem]:
+def _problems(
+    exc: ValidationError, source: str, lines: dict[tuple[str | int, ...], int]
+) -> list[Problem]:
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])

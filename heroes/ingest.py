@@ -20,8 +20,9 @@ class IngestReport:
     problems: list[str] = field(default_factory=list)
 
 
-def read_jsonl(path: Path | None, sink: Callable[[Iterable[Document]], int], *,
-               name: str | None = None) -> IngestReport:
+def read_jsonl(
+    path: Path | None, sink: Callable[[Iterable[Document]], int], *, name: str | None = None
+) -> IngestReport:
     """Validate each line of ``path`` (stdin when None) and pass good documents to ``sink``."""
     label = name or (str(path) if path else "-")
     report = IngestReport()
@@ -34,7 +35,9 @@ def read_jsonl(path: Path | None, sink: Callable[[Iterable[Document]], int], *,
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
-                report.problems.append(f"{label}:{number}: not JSON: {exc.msg} at column {exc.colno}")
+                report.problems.append(
+                    f"{label}:{number}: not JSON: {exc.msg} at column {exc.colno}"
+                )
                 continue
             try:
                 batch.append(parse_document(data))

@@ -47,11 +47,19 @@ def torrents_from_page(page: Page) -> list[Torrent]:
         key = v1 or v2
         if key is None:
             continue
-        found[key] = Torrent(infohash=key, infohash_v2=v2, name=name, magnet=magnet,
-                             found_on=[page.url], first_seen=page.fetched_at)
+        found[key] = Torrent(
+            infohash=key,
+            infohash_v2=v2,
+            name=name,
+            magnet=magnet,
+            found_on=[page.url],
+            first_seen=page.fetched_at,
+        )
     for infohash in page.entities.infohashes:
         if infohash not in found and len(infohash) in (40, 64):
-            found[infohash] = Torrent(infohash=infohash, found_on=[page.url], first_seen=page.fetched_at)
+            found[infohash] = Torrent(
+                infohash=infohash, found_on=[page.url], first_seen=page.fetched_at
+            )
     return list(found.values())
 
 

@@ -20,8 +20,8 @@ from typing import Protocol
 
 from index.backends.base import Backend
 from index.documents import KINDS, Document
-from index.errors import BackendUnavailable, InvalidDocument
 from index.documents.base import validate
+from index.errors import BackendUnavailable, InvalidDocument
 from index.spool import Spool, SpooledDoc
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,15 @@ class DrainCounters:
 class Drainer:
     """Moves spooled documents into a backend; the caller must hold the writer lock."""
 
-    def __init__(self, spool: Spool, backend: Backend, *, batch_size: int = 1000,
-                 stages: Sequence[DrainStage] = (), batch_age_s: float = 1.0):
+    def __init__(
+        self,
+        spool: Spool,
+        backend: Backend,
+        *,
+        batch_size: int = 1000,
+        stages: Sequence[DrainStage] = (),
+        batch_age_s: float = 1.0,
+    ):
         self.spool = spool
         self.backend = backend
         self.batch_size = batch_size
@@ -98,7 +105,9 @@ class Drainer:
                 log.warning("document %s/%s set aside: %s", item.kind, item.doc_id, reason)
             await asyncio.to_thread(self.spool.reject, invalid)
         rejected_seqs = {item.seq for item, _ in invalid}
-        await asyncio.to_thread(self.spool.done, [i.seq for i in batch if i.seq not in rejected_seqs])
+        await asyncio.to_thread(
+            self.spool.done, [i.seq for i in batch if i.seq not in rejected_seqs]
+        )
         self.counters.batches += 1
         self.counters.committed += len(batch) - len(invalid)
         self.counters.rejected += len(invalid)
@@ -132,7 +141,9 @@ class Drainer:
             total += n
         return total
 
-    async def run(self, stop: asyncio.Event, *, idle_s: float = 0.2, max_backoff_s: float = 30.0) -> None:
+    async def run(
+        self, stop: asyncio.Event, *, idle_s: float = 0.2, max_backoff_s: float = 30.0
+    ) -> None:
         """Drain until ``stop`` is set, then finish the batch in hand. Backend outages back off."""
         backoff = 0.5
         while not stop.is_set():

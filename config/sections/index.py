@@ -20,10 +20,12 @@ class IndexSettings(Section):
         1000, ge=1, le=100_000, description="Documents drained from the spool per backend commit."
     )
     batch_age_s: float = Field(
-        1.0, gt=0, le=60, description="Longest a spooled document waits before a partial batch is drained."
+        1.0, gt=0, le=60,
+        description="Longest a spooled document waits before a partial batch is drained.",
     )
     reader_reload_s: float = Field(
-        0.5, gt=0, le=10, description="How often a read-only searcher looks for new commits, in seconds."
+        0.5, gt=0, le=10,
+        description="How often a read-only searcher looks for new commits, in seconds.",
     )
 
 
@@ -31,14 +33,40 @@ class ElasticsearchSettings(Section):
     hosts: list[str] = Field(
         default_factory=lambda: ["http://127.0.0.1:9200"], description="Elasticsearch node URLs."
     )
-    username: str = Field("", description="Basic-auth user; the password comes from HEROES_ELASTICSEARCH__PASSWORD.")
-    password: SecretStr = Field(SecretStr(""), description="Basic-auth password (environment only).")
-    api_key: SecretStr = Field(SecretStr(""), description="API key (environment only: HEROES_ELASTICSEARCH__API_KEY).")
+    username: str = Field(
+        "", description="Basic-auth user; the password comes from HEROES_ELASTICSEARCH__PASSWORD."
+    )
+    password: SecretStr = Field(
+        SecretStr(""), description="Basic-auth password (environment only)."
+    )
+    api_key: SecretStr = Field(
+        SecretStr(""), description="API key (environment only: HEROES_ELASTICSEARCH__API_KEY)."
+    )
     ca_certs: str = Field("", description="CA bundle used to verify the cluster's TLS certificate.")
     verify_certs: bool = Field(True, description="Verify the cluster's TLS certificate.")
     index_prefix: str = Field(
-        "heroes", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Prefix of every index, alias and template name."
+        "heroes", pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Prefix of every index, alias and template name.",
     )
     shards: int = Field(1, ge=1, le=64, description="Primary shards per new index.")
     replicas: int = Field(0, ge=0, le=8, description="Replicas per new index.")
-    request_timeout_s: float = Field(30.0, gt=0, le=600, description="Timeout of one request to the cluster.")
+    request_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Timeout of one request to the cluster."
+    )
+    max_retries: int = Field(
+        3, ge=0, le=20,
+        description="Retries of one request on connection errors, timeouts and 429/502/503/504.",
+    )
+    bulk_chunk_size: int = Field(500, ge=1, le=10_000, description="Documents per bulk request.")
+    bulk_max_retries: int = Field(
+        5, ge=0, le=50,
+        description="Retries of a document the cluster answered 429 or 5xx for, before the "
+        "batch is left in the spool for later.",
+    )
+    retry_initial_backoff_s: float = Field(
+        1.0, gt=0, le=60,
+        description="First wait before retrying a document or request; doubles each time.",
+    )
+    retry_max_backoff_s: float = Field(
+        30.0, gt=0, le=600, description="Longest wait between two retries."
+    )

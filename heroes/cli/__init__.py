@@ -25,6 +25,9 @@ COMMAND_MODULES = [
     "alerts_cmd",
     "lab_cmd",
     "crawl_cmd",
+    "probe_cmd",
+    "evidence_cmd",
+    "migrate_cmd",
 ]
 
 for _name in COMMAND_MODULES:

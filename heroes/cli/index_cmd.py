@@ -21,7 +21,9 @@ def index_group() -> None:
 
 @index_group.command("ingest")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--no-drain", is_flag=True, help="Only append to the spool; leave draining to the writer.")
+@click.option(
+    "--no-drain", is_flag=True, help="Only append to the spool; leave draining to the writer."
+)
 @pass_context
 @run_async
 async def ingest(ctx: Context, file: str, no_drain: bool) -> None:
@@ -41,8 +43,10 @@ async def ingest(ctx: Context, file: str, no_drain: bool) -> None:
             lock.release()
             async with store.writer(drain_stages(ctx.settings, store)) as drainer:
                 drained = await drainer.drain_all()
-            click.echo(f"indexed {drained - drainer.counters.rejected} documents"
-                       + (f", {drainer.counters.rejected} set aside" if drainer.counters.rejected else ""))
+            click.echo(
+                f"indexed {drained - drainer.counters.rejected} documents"
+                + (f", {drainer.counters.rejected} set aside" if drainer.counters.rejected else "")
+            )
         else:
             click.echo("another process holds the writer and will index them")
     store.close()

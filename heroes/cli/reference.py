@@ -11,7 +11,9 @@ from heroes.cli import main
 
 
 def _walk(command: click.Command, path: list[str], out: list[str]) -> None:
-    ctx = click.Context(command, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+    ctx = click.Context(
+        command, info_name=" ".join(path), terminal_width=100, max_content_width=100
+    )
     out.append(f"{'#' * min(len(path) + 1, 4)} `{' '.join(path)}`\n")
     out.append("```\n" + command.get_help(ctx).rstrip() + "\n```\n")
     if isinstance(command, click.Group):

@@ -26,22 +26,31 @@ COLUMNS = {
 
 @main.command("search")
 @click.argument("query", default="")
-@click.option("--kind", type=click.Choice(list(KINDS)), default="page", show_default=True,
-              help="Which kind of document to search.")
+@click.option(
+    "--kind",
+    type=click.Choice(list(KINDS)),
+    default="page",
+    show_default=True,
+    help="Which kind of document to search.",
+)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
-@click.option("--sort", "sort_by", default=None,
-              help="Sort by FIELD or FIELD:asc|desc (default: relevance).")
+@click.option(
+    "--sort", "sort_by", default=None, help="Sort by FIELD or FIELD:asc|desc (default: relevance)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result shape as JSON.")
 @pass_context
 @run_async
-async def search(ctx: Context, query: str, kind: str, limit: int, sort_by: str | None,
-                 as_json: bool) -> None:
+async def search(
+    ctx: Context, query: str, kind: str, limit: int, sort_by: str | None, as_json: bool
+) -> None:
     """Search the index with the query-string syntax, e.g. 'btc:1A1z… AND title:"market"'."""
     sort: tuple[SortField, ...] = ()
     if sort_by:
         field, _, order = sort_by.partition(":")
         if order not in ("", "asc", "desc"):
-            raise click.BadParameter(f"order must be asc or desc, got {order!r}", param_hint="--sort")
+            raise click.BadParameter(
+                f"order must be asc or desc, got {order!r}", param_hint="--sort"
+            )
         sort = (SortField(field, order or "desc"),)  # type: ignore[arg-type]
     request = Search(kind=kind, query=parse_query_string(query, kind), size=limit, sort=sort)
     result = await Store(ctx.settings).search(request)

@@ -19,7 +19,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_defaults_file_is_current_and_valid() -> None:
-    assert DEFAULTS_FILE.read_text() == render_defaults(), "run: heroes config defaults > config/defaults.toml"
+    assert DEFAULTS_FILE.read_text() == render_defaults(), (
+        "run: heroes config defaults > config/defaults.toml"
+    )
     load_settings(DEFAULTS_FILE, environ={})
 
 
@@ -37,7 +39,9 @@ def test_every_option_is_documented() -> None:
 
 
 def test_precedence_file_env_overrides(tmp_path: Path) -> None:
-    path = write(tmp_path, "[crawler]\nconcurrency = 8\nmax_depth = 3\n[smtp]\nhost = 'mail.test'\n")
+    path = write(
+        tmp_path, "[crawler]\nconcurrency = 8\nmax_depth = 3\n[smtp]\nhost = 'mail.test'\n"
+    )
     env = {"HEROES_CRAWLER__CONCURRENCY": "12", "HEROES_SMTP__PASSWORD": "s3cret"}
     settings = load_settings(path, environ=env, overrides={"crawler": {"max_depth": 4}})
     assert settings.crawler.concurrency == 12
@@ -47,26 +51,37 @@ def test_precedence_file_env_overrides(tmp_path: Path) -> None:
 
 
 def test_problems_name_file_line_and_key(tmp_path: Path) -> None:
-    path = write(tmp_path, "\n".join([
-        "data_dir = 'x'",
-        "[index]",
-        "backend = 'sqlite'",
-        "bogus = 1",
-        "[crawler]",
-        "concurrency = 'many'",
-        "[[alerts.rules]]",
-        "name = 'a'",
-        "type = 'hit'",
-        "[[alerts.rules]]",
-        "name = 'b'",
-        "type = 'sometimes'",
-    ]) + "\n")
+    path = write(
+        tmp_path,
+        "\n".join(
+            [
+                "data_dir = 'x'",
+                "[index]",
+                "backend = 'sqlite'",
+                "bogus = 1",
+                "[crawler]",
+                "concurrency = 'many'",
+                "[[alerts.rules]]",
+                "name = 'a'",
+                "type = 'hit'",
+                "[[alerts.rules]]",
+                "name = 'b'",
+                "type = 'sometimes'",
+            ]
+        )
+        + "\n",
+    )
     with pytest.raises(ConfigError) as caught:
         load_settings(path, environ={})
     lines = [str(p) for p in caught.value.problems]
-    assert f"{path}:3: index.backend: Input should be 'tantivy' or 'elasticsearch' (got 'sqlite')" in lines
+    assert (
+        f"{path}:3: index.backend: Input should be 'tantivy' or 'elasticsearch' (got 'sqlite')"
+        in lines
+    )
     assert f"{path}:4: index.bogus: unknown key" in lines
-    assert any(line.startswith(f"{path}:6: crawler.concurrency:") and "'many'" in line for line in lines)
+    assert any(
+        line.startswith(f"{path}:6: crawler.concurrency:") and "'many'" in line for line in lines
+    )
     assert any(line.startswith(f"{path}:12: alerts.rules.1.type:") for line in lines)
     assert len(lines) == 4
 
@@ -90,8 +105,11 @@ def test_config_check_and_show_cli(tmp_path: Path) -> None:
     result = runner.invoke(main, ["config", "check", str(bad)])
     assert result.exit_code == 1
     assert result.output.startswith(f"{bad}:2: probe.listen_port:")
-    result = runner.invoke(main, ["--data-dir", str(tmp_path / "d"), "config", "show"],
-                           env={"HEROES_SMTP__PASSWORD": "hunter2"})
+    result = runner.invoke(
+        main,
+        ["--data-dir", str(tmp_path / "d"), "config", "show"],
+        env={"HEROES_SMTP__PASSWORD": "hunter2"},
+    )
     assert result.exit_code == 0, result.output
     assert "hunter2" not in result.output
     assert '"password": "**********"' in result.output

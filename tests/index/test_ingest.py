@@ -10,17 +10,35 @@ from click.testing import CliRunner
 from heroes.cli import main
 
 LINES = [
-    {"kind": "page", "url": "http://marketabc.onion/item/1", "title": "Blue lamp market",
-     "text": "A lamp for sale, escrow accepted", "fetched_at": "2026-11-28T12:00:00Z",
-     "entities": {"btc": ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT"]}},
-    {"kind": "page", "url": "http://forumxyz.onion/t/2", "title": "General discussion",
-     "text": "weather and gardening", "fetched_at": "2026-11-27T08:30:00+00:00"},
+    {
+        "kind": "page",
+        "url": "http://marketabc.onion/item/1",
+        "title": "Blue lamp market",
+        "text": "A lamp for sale, escrow accepted",
+        "fetched_at": "2026-11-28T12:00:00Z",
+        "entities": {"btc": ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT"]},
+    },
+    {
+        "kind": "page",
+        "url": "http://forumxyz.onion/t/2",
+        "title": "General discussion",
+        "text": "weather and gardening",
+        "fetched_at": "2026-11-27T08:30:00+00:00",
+    },
     {"kind": "page", "url": "ftp://nope", "fetched_at": "2026-11-27T08:30:00Z"},
     {"kind": "page", "url": "http://forumxyz.onion/t/3", "fetched_at": "yesterday"},
     {"kind": "spaceship"},
-    {"kind": "observation", "infohash": "9807e184cd454c9ebfea895907ef2f47dab52bd4", "ip": "127.0.0.2",
-     "port": 6881, "first_seen": "2026-11-28T12:00:00Z", "last_seen": "2026-11-28T12:05:00Z",
-     "level": 2, "client": "qBittorrent/4.6.3", "sources": ["tracker"]},
+    {
+        "kind": "observation",
+        "infohash": "9807e184cd454c9ebfea895907ef2f47dab52bd4",
+        "ip": "127.0.0.2",
+        "port": 6881,
+        "first_seen": "2026-11-28T12:00:00Z",
+        "last_seen": "2026-11-28T12:05:00Z",
+        "level": 2,
+        "client": "qBittorrent/4.6.3",
+        "sources": ["tracker"],
+    },
 ]
 
 
@@ -38,7 +56,15 @@ def test_ingest_reports_bad_lines_and_keeps_good_ones(tmp_path: Path) -> None:
     assert f"{src}:7: not JSON:" in err
     assert "spooled 3 documents, 4 bad lines" in result.stdout
 
-    result = runner.invoke(main, [*base, "search", 'btc:1BoatSLRHtKNngkdXEeobR76b53LETtpyT AND title:"lamp market"', "--json"])
+    result = runner.invoke(
+        main,
+        [
+            *base,
+            "search",
+            'btc:1BoatSLRHtKNngkdXEeobR76b53LETtpyT AND title:"lamp market"',
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     shape = json.loads(result.stdout)
     assert shape["hits"]["total"]["value"] == 1
