@@ -69,7 +69,7 @@ class _SharedNode:
 _shared = _SharedNode()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def es_node() -> Iterator[NodeHandle]:
     node = _shared.acquire()
     try:

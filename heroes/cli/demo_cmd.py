@@ -10,6 +10,7 @@ from types import FrameType
 import click
 
 from heroes.cli.app import EXIT_INTERRUPTED, EXIT_PROBLEMS, Context, fail, main, pass_context
+from heroes.demo import DEFAULT_BASE_PORT
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -31,9 +32,9 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 @click.option(
     "--base-port",
     type=click.IntRange(1024, 60000),
-    default=17600,
+    default=DEFAULT_BASE_PORT,
     show_default=True,
-    help="First port of the lab's Tor network (other ports are derived from it).",
+    help="First of the 520 ports the lab's Tor network and sites use.",
 )
 @pass_context
 def demo(ctx: Context, quick: bool, demo_data_dir: Path | None, base_port: int) -> None:

@@ -54,7 +54,7 @@ class LabWorld:
         return env
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabWorld]:
     from heroes.lab import world
     from heroes.lab.tor_config import LabSetupError
@@ -110,7 +110,7 @@ def run_heroes(
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_crawl(lab_world: LabWorld, tmp_path_factory: pytest.TempPathFactory) -> CrawlRun:
     data_dir = tmp_path_factory.mktemp("crawl-data")
     spy_log = data_dir.parent / f"{data_dir.name}-netspy.jsonl"

@@ -207,6 +207,10 @@ def test_interrupted_demo_brings_the_lab_down(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+            # A demo killed outright cannot clean up: do it here, so no lab outlives the test.
+            from heroes import demo_lab
+
+            demo_lab.down((data / "lab").resolve())
     output = "".join(seen) + rest
     assert proc.returncode == 130, output[-4000:]
     assert headline(8) in output, output[-4000:]

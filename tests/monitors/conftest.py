@@ -24,7 +24,7 @@ from monitors.targets import Target, parse_target
 LAB_IPS = {p.ip for p in swarm.PEERS}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab_swarm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     run_dir = tmp_path_factory.mktemp("swarm")
     try:
