@@ -9,10 +9,11 @@ after a crash is harmless (page ids are deterministic). Reads no settings.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from index.sqlite import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -45,13 +46,9 @@ class PendingRequest:
 
 class JobState:
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode survives a process kill (only a power loss may drop the last commits).
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
         row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()
         self._seq = int(row[0])
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from index.documents import Document
+from index.sqlite import open_database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -52,13 +53,8 @@ class Spool:
 
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # FULL: an append that returned is on disk even if the machine loses power.
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA, synchronous="FULL")
         self._tx_lock = threading.Lock()
 
     def close(self) -> None:

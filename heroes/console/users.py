@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from config.sections.console import ConsoleSettings
+from index.sqlite import open_database
 
 ROLES = ("analyst", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -90,11 +90,7 @@ class UserStore:
     def __init__(self, path: Path, settings: ConsoleSettings):
         self.path = path
         self.settings = settings
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.executescript(_SCHEMA)
+        self._db = open_database(path, _SCHEMA)
         self._hasher = PasswordHasher()
         # Verifying against a dummy hash for unknown names keeps their timing like known ones.
         self._dummy = self._hasher.hash(secrets.token_hex(16))

@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from index.sqlite import open_database
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
@@ -82,13 +84,8 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt);
 class AlertDB:
     def __init__(self, path: Path):
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
         # FULL: an alert that was accepted is on disk before its documents leave the spool.
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA busy_timeout=60000")
-        self.conn.executescript(_SCHEMA)
+        self.conn = open_database(path, _SCHEMA, synchronous="FULL")
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
