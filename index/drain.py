@@ -123,7 +123,9 @@ class Drainer:
             latest[key] = doc.merged_with(latest[key]) if key in latest else doc
         by_kind: dict[str, list[str]] = {}
         for kind, doc_id in latest:
-            by_kind.setdefault(kind, []).append(doc_id)
+            # A kind whose newer version simply replaces the older needs no look-up.
+            if KINDS[kind].merged_with is not Document.merged_with:
+                by_kind.setdefault(kind, []).append(doc_id)
         for kind, ids in by_kind.items():
             existing = await self.backend.get(kind, ids)
             for doc_id, source in existing.items():
