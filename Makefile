@@ -55,7 +55,7 @@ lint: venv
 
 # Benchmarks print figures and ratios against a baseline run in the same process.
 bench: venv
-	for b in index extract crawl probe match console; do \
+	for b in index index_es extract crawl probe match console; do \
 	  bash scripts/loopback-only.sh $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:
