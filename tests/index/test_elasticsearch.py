@@ -66,7 +66,7 @@ async def test_templates_aliases_and_monthly_indices(es_settings: Callable[..., 
             found = await client.indices.get_index_template(name=f"{prefix}-{kind}")
             template = found["index_templates"][0]["index_template"]
             assert template["version"] == layout.MAPPING_VERSION
-        october = observation("10.1.0.1", datetime(2026, 10, 30, tzinfo=UTC))
+        october = observation("127.10.0.1", datetime(2026, 10, 30, tzinfo=UTC))
         assert await backend.write([*pages(2), october]) == []
         aliases = await client.indices.get_alias(index=f"{prefix}-*")
         assert {name: set(body["aliases"]) for name, body in aliases.body.items()} == {
@@ -132,10 +132,10 @@ async def test_a_document_whose_month_moves_keeps_one_copy(es_settings: Callable
     prefix = settings.elasticsearch.index_prefix
     backend = await opened(settings)
     try:
-        late = observation("10.2.0.1", datetime(2026, 11, 2, tzinfo=UTC))
+        late = observation("127.10.0.2", datetime(2026, 11, 2, tzinfo=UTC))
         await backend.write([late])
         # An older sighting arrives: first_seen moves to October, so does the document.
-        earlier = observation("10.2.0.1", datetime(2026, 10, 20, tzinfo=UTC),
+        earlier = observation("127.10.0.2", datetime(2026, 10, 20, tzinfo=UTC),
                               datetime(2026, 11, 2, tzinfo=UTC))
         assert earlier.id == late.id
         await backend.write([earlier])
@@ -150,7 +150,7 @@ async def test_mapping_rejection_is_returned_per_document(es_settings: Callable[
                                                          ) -> None:
     backend = await opened(es_settings())
     try:
-        good = observation("10.3.0.1", T0)
+        good = observation("127.10.0.3", T0)
         # Forced past validation, as a buggy producer or an older spool might.
         bad = Observation.model_construct(**{**good.model_dump(), "ip": "not-an-address"})
         rejected = await backend.write([good, bad])

@@ -43,7 +43,7 @@ def test_peer_address_is_an_ip_field() -> None:
 
 def test_monthly_indices_for_pages_and_observations_single_for_the_rest() -> None:
     page = Page(url="http://abc.onion/a", fetched_at=T)
-    obs = Observation(infohash="a" * 40, ip="10.0.0.1", port=1,
+    obs = Observation(infohash="a" * 40, ip="127.10.0.9", port=1,
                       first_seen=datetime(2026, 9, 30, 23, 59, tzinfo=UTC), last_seen=T)
     torrent = Torrent(infohash="b" * 40, first_seen=T)
     assert layout.target_index("p", page) == "p-page-2026.11"
@@ -106,15 +106,15 @@ def test_result_shape_strips_elasticsearch_extras() -> None:
         "took": 3, "timed_out": False, "_shards": {"total": 1},
         "hits": {"total": {"value": 1, "relation": "eq"}, "max_score": None, "hits": [
             {"_index": "x-observation-2026.11", "_id": "abc", "_score": None,
-             "_source": {"ip": "10.0.0.1", "doc_id": "abc", "fts": {}}, "sort": [1, "abc"]}]},
+             "_source": {"ip": "127.10.0.9", "doc_id": "abc", "fts": {}}, "sort": [1, "abc"]}]},
         "aggregations": {"ips": {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0,
-                                 "buckets": [{"key": "10.0.0.1", "doc_count": 1}]}},
+                                 "buckets": [{"key": "127.10.0.9", "doc_count": 1}]}},
     }
     result = _result(search, resp)
     assert "_shards" not in result
     assert result["hits"]["hits"] == [{"_index": "observation", "_id": "abc", "_score": None,
-                                       "_source": {"ip": "10.0.0.1"}, "sort": [1, "abc"]}]
-    assert result["aggregations"] == {"ips": {"buckets": [{"key": "10.0.0.1", "doc_count": 1}]}}
+                                       "_source": {"ip": "127.10.0.9"}, "sort": [1, "abc"]}]
+    assert result["aggregations"] == {"ips": {"buckets": [{"key": "127.10.0.9", "doc_count": 1}]}}
 
 
 def test_minimum_should_match_above_the_should_clauses_matches_nothing() -> None:

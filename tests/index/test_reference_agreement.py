@@ -44,7 +44,7 @@ HOSTS = ["a.onion", "b.onion", "c.onion"]
 BTC = ["1A", "1B", "1C", "1D"]
 BASE = datetime(2026, 11, 20, tzinfo=UTC)
 TIMES = [BASE + timedelta(hours=h, milliseconds=ms) for h in (0, 5, 30, 31, 200) for ms in (0, 7)]
-IPS = ["127.0.0.2", "127.0.0.10", "::1", "10.0.0.1", "fe80::2"]
+IPS = ["127.0.0.2", "127.0.0.10", "::1", "127.100.0.1", "fe80::2"]
 CHECKS = 10  # queries per generated corpus
 
 text = st.lists(st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), max_size=7).map(
