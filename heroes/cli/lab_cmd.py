@@ -12,6 +12,14 @@ from heroes.cli.app import EXIT_DEPENDENCY, Context, fail, main, pass_context
 DEFAULT_DIR = "lab"
 
 
+DIR_OPTION = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Lab directory (keys, sites, logs). Default: DATA_DIR/lab.",
+)
+
+
 def _lab_dir(ctx: Context, directory: str | None) -> Path:
     # The lab lives beside the installation's data unless a directory is given.
     return Path(directory) if directory else Path(ctx.settings.data_dir) / DEFAULT_DIR
@@ -23,12 +31,7 @@ def lab_group() -> None:
 
 
 @lab_group.command("up")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False),
-    help="Lab directory (keys, sites, logs). Default: DATA_DIR/lab.",
-)
+@DIR_OPTION
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the generated sites.")
 @click.option(
     "--base-port",
@@ -73,12 +76,7 @@ def up(
 
 
 @lab_group.command("down")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False),
-    help="Lab directory. Default: DATA_DIR/lab.",
-)
+@DIR_OPTION
 @pass_context
 def down(ctx: Context, directory: str | None) -> None:
     """Stop exactly the processes 'heroes lab up' started."""
@@ -89,12 +87,7 @@ def down(ctx: Context, directory: str | None) -> None:
 
 
 @lab_group.command("status")
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(file_okay=False),
-    help="Lab directory. Default: DATA_DIR/lab.",
-)
+@DIR_OPTION
 @pass_context
 def status(ctx: Context, directory: str | None) -> None:
     """Print the lab world's state as JSON (exit 1 when it is not running)."""
