@@ -68,6 +68,7 @@ class RunSummary:
     started: str
     ended: str = ""
     targets: int = 0
+    targets_failed: int = 0
     peers_seen: int = 0
     observations: int = 0
     metadata_fetched: int = 0
@@ -116,6 +117,11 @@ class Probe:
         await self.watcher.final_stats()
         self.summary.ended = iso(utcnow())
         self.summary.targets = len(self.watcher.handles)
+        unwatched = sorted([*self.watcher.failed, *self.watcher.pending])
+        self.summary.targets_failed = len(unwatched)
+        if unwatched:
+            log.error("%d targets were never watched (add failed or still pending): %s",
+                      len(unwatched), unwatched)
         self.summary.peers_seen = len({k for k, r in self.recorder.peers.items() if r.level >= 1})
         self.summary.observations = self.recorder.recorded
         self.summary.metadata_fetched = self.fetcher.fetched
@@ -152,7 +158,8 @@ class Probe:
         for t in merge_targets(targets):
             if self.state.add(t):
                 new += 1
-            if t.key not in self.watcher.handles and not (
+            # Watcher.targets includes adds still under way, which must not be sent twice.
+            if t.key not in self.watcher.targets and not (
                     t.v1 is None and any(x.v2 == t.v2 for x in self.watcher.targets.values())):
                 self._watch(t)
         if new:
@@ -230,6 +237,8 @@ class Probe:
         return {
             "elapsed_s": round(elapsed, 1),
             "targets": len(self.watcher.handles),
+            "targets_pending": len(self.watcher.pending),
+            "targets_failed": len(self.watcher.failed),
             "peers": len(self.recorder.peers),
             "peers_by_level": {f"L{k}": v for k, v in sorted(levels.items())},
             "observations": self.recorder.recorded,

@@ -7,6 +7,12 @@ Peers come from trackers (only when ``probe.announce`` is on: every tracker requ
 registers the probe), from read-only, lookup-only DHT queries paced by
 ``probe.dht_rate_per_s`` and ``probe.dht_interval_s``, and from PEX (``probe.pex``).
 
+Targets are added with ``async_add_torrent``: a blocking add waits for libtorrent's network
+thread once per torrent, which delays the first peers of a large target list by seconds.
+A target's handle is recorded when its ``add_torrent_alert`` reports success; peers to dial
+before then are kept until it does. A failed add is logged with the infohash and retried
+``ADD_RETRIES`` times, then the target is listed in ``Watcher.failed``.
+
 Reads the ``probe`` settings section. Outcomes per peer: a :class:`~monitors.peers.Sighting`
 for every DHT-reported address (level 0) and for every connected peer at each poll.
 """
@@ -36,6 +42,9 @@ log = logging.getLogger(__name__)
 
 SOURCE_DHT = 2
 STATS_EVERY_S = 1.0
+# A failed add is tried again this many times, ADD_RETRY_S * attempt seconds apart.
+ADD_RETRIES = 3
+ADD_RETRY_S = 2.0
 
 
 def watcher_settings(settings: ProbeSettings) -> dict[str, Any]:
@@ -75,7 +84,12 @@ class Watcher:
         self.on_sightings = on_sightings
         self.session: lt.session | None = None
         self.handles: dict[str, lt.torrent_handle] = {}
+        # Watched targets and those whose add is still under way (not yet in ``handles``).
         self.targets: dict[str, Target] = {}
+        self.failed: dict[str, str] = {}  # key -> libtorrent's reason, after the last retry
+        self._attempts: dict[str, int] = {}  # adds sent per target still waiting for success
+        self._retry: list[tuple[float, str]] = []  # (due time, key) of failed adds
+        self._deferred: dict[str, list[tuple[tuple[str, int], int]]] = {}  # dials before the handle
         self.num_pieces: dict[str, int] = {}
         self._by_sha1: dict[str, str] = {}  # v1 or truncated v2 hex -> target key
         self._peer_count: dict[str, int] = {}
@@ -107,9 +121,24 @@ class Watcher:
     def listen_port(self) -> int:
         return self.session.listen_port() if self.session else 0
 
+    @property
+    def pending(self) -> list[str]:
+        """Keys of targets whose add has not succeeded yet (sent, or waiting for a retry)."""
+        return list(self._attempts)
+
     def add(self, target: Target) -> None:
-        if target.key in self.handles or self.session is None:
+        """Start watching ``target``; its handle arrives with the ``add_torrent_alert``."""
+        if target.key in self.targets or self.session is None:
             return
+        self.targets[target.key] = target
+        self.failed.pop(target.key, None)
+        for h in (target.v1, target.v2_truncated):
+            if h:
+                self._by_sha1[h] = target.key
+        self._attempts[target.key] = 0
+        self._submit(target.key)
+
+    def _params(self, target: Target) -> lt.add_torrent_params:
         params = lt.add_torrent_params()
         if target.v1 and target.v2:
             params.info_hashes = lt.info_hash_t(lt.sha1_hash(bytes.fromhex(target.v1)),
@@ -122,23 +151,69 @@ class Watcher:
         params.flags = torrent_flags(self.settings)
         if self.settings.announce:
             params.trackers = list(dict.fromkeys([*target.trackers, *self.settings.trackers]))
+        return params
+
+    def _submit(self, key: str) -> None:
+        assert self.session is not None
+        self._attempts[key] += 1
         try:
-            handle = self.session.add_torrent(params)
+            self.session.async_add_torrent(self._params(self.targets[key]))
         except RuntimeError as exc:
-            raise SessionError(f"cannot watch {target.key!r}: {exc}") from exc
-        self.handles[target.key] = handle
-        self.targets[target.key] = target
-        for h in (target.v1, target.v2_truncated):
-            if h:
-                self._by_sha1[h] = target.key
+            self._add_failed(key, str(exc))
+
+    def _on_added(self, alert: Any) -> None:
+        key = self._key_of_hashes(alert.params.info_hashes)
+        failed = alert.error.value() != 0  # the error_code is truthy even on success
+        if key is None or key not in self._attempts:
+            if failed:
+                log.error("libtorrent could not add an unknown torrent: %s", alert.message())
+            return
+        if failed:
+            self._add_failed(key, alert.error.message())
+            return
+        del self._attempts[key]
+        handle = alert.handle
+        self.handles[key] = handle
+        for endpoint, source in self._deferred.pop(key, []):
+            handle.connect_peer(endpoint, source)
         if self.settings.dht:
             self._seq += 1
-            heapq.heappush(self._due, (0.0, self._seq, target.key))
+            heapq.heappush(self._due, (0.0, self._seq, key))
+
+    def _add_failed(self, key: str, reason: str) -> None:
+        attempts = self._attempts[key]
+        if attempts <= ADD_RETRIES:
+            delay = ADD_RETRY_S * attempts
+            log.error("cannot watch %s (attempt %d of %d, retrying in %.0fs): %s", key, attempts,
+                      ADD_RETRIES + 1, delay, reason)
+            heapq.heappush(self._retry, (time.monotonic() + delay, key))
+            return
+        # Reported, not dropped: Watcher.failed and the run summary list it, and a later
+        # add() of the same target (the probe's next index read) starts over.
+        log.error("cannot watch %s: giving up after %d attempts: %s", key, attempts, reason)
+        self.failed[key] = reason
+        del self._attempts[key]
+        self._deferred.pop(key, None)
+        target = self.targets.pop(key)
+        for h in (target.v1, target.v2_truncated):
+            if h and self._by_sha1.get(h) == key:
+                del self._by_sha1[h]
+
+    def _retry_due(self) -> None:
+        now = time.monotonic()
+        while self._retry and self._retry[0][0] <= now:
+            _, key = heapq.heappop(self._retry)
+            if key in self._attempts and self.session is not None:
+                self._submit(key)
 
     def connect(self, key: str, endpoint: tuple[str, int], source: int = 0) -> None:
         handle = self.handles.get(key)
         if handle is not None:
             handle.connect_peer(endpoint, source)
+        elif key in self._attempts:
+            dials = self._deferred.setdefault(key, [])
+            if (endpoint, source) not in dials:
+                dials.append((endpoint, source))
 
     def set_num_pieces(self, key: str, num_pieces: int) -> None:
         self.num_pieces[key] = num_pieces
@@ -183,6 +258,7 @@ class Watcher:
     async def _poll(self, stop: asyncio.Event) -> None:
         assert self.session is not None
         while not stop.is_set():
+            self._retry_due()
             self.session.post_torrent_updates()
             self.session.post_session_stats()
             await _wait(stop, self.settings.peer_poll_s)
@@ -206,7 +282,9 @@ class Watcher:
             self.on_sightings(found)
 
     def _key_of(self, handle: lt.torrent_handle) -> str | None:
-        hashes = handle.info_hashes()
+        return self._key_of_hashes(handle.info_hashes())
+
+    def _key_of_hashes(self, hashes: lt.info_hash_t) -> str | None:
         if hashes.has_v1():
             key = self._by_sha1.get(str(hashes.v1))
             if key:
@@ -218,6 +296,8 @@ class Watcher:
     def _on_alert(self, alert: Any) -> None:
         if isinstance(alert, lt.dht_get_peers_reply_alert):
             self._on_dht_reply(alert)
+        elif isinstance(alert, lt.add_torrent_alert):
+            self._on_added(alert)
         elif isinstance(alert, lt.state_update_alert):
             for st in alert.status:
                 key = self._key_of(st.handle)

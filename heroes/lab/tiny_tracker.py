@@ -122,6 +122,12 @@ def make_handler(swarms: Swarms, log_path: Path | None) -> type[BaseHTTPRequestH
     return Handler
 
 
+class _TrackerServer(ThreadingHTTPServer):
+    # A probe that starts thousands of targets announces them in one burst; the default
+    # listen backlog of 5 would refuse most of them.
+    request_queue_size = 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bind", default="127.0.0.1:6970", help="loopback ip:port to listen on")
@@ -130,7 +136,7 @@ def main() -> None:
     host, _, port = args.bind.rpartition(":")
     if not ipaddress.ip_address(host).is_loopback:
         parser.error(f"--bind {args.bind!r}: the lab tracker listens on loopback only")
-    server = ThreadingHTTPServer((host, int(port)), make_handler(Swarms(), args.log))
+    server = _TrackerServer((host, int(port)), make_handler(Swarms(), args.log))
     server.daemon_threads = True
     logging.basicConfig(level=logging.INFO)
     log.info("tiny tracker on http://%s:%s/announce", host, server.server_address[1])
