@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from config import ConfigError, Settings, load_settings
 from heroes import demo_config, demo_lab, demo_steps
+from heroes.console.demo import demo_access
 from heroes.sample import sample_documents
 from heroes.stages import drain_stages
 from index.documents import parse_document
@@ -186,10 +187,8 @@ def run_full(data_dir: Path, *, say: Say, base_port: int = DEFAULT_BASE_PORT,
 
         step = 7
         say(headline(7))
-        name, password = demo_steps.console_user(settings)
-        say(f"  open the console on this data:  heroes --data-dir {data_dir} serve")
-        say(f"  then browse http://{settings.console.host}:{settings.console.port}/ and log in "
-            f"as {name!r} with password {password!r} (analyst, this data directory only)")
+        for line in demo_access(settings):
+            say(f"  {line}")
     except BaseException as exc:  # step 8 must run whatever happened
         failure = exc
     finally:

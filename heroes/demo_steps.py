@@ -16,7 +16,6 @@ import email
 import email.policy
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -34,7 +33,6 @@ from index.query.model import Search, Term, TermsAgg
 from index.query.querystring import parse_query_string
 from index.store import Store
 
-DEMO_ANALYST = "demo-analyst"
 ENTITY_FIELDS = tuple(f for f in Page.FIELDS if f.startswith("entities."))
 
 
@@ -260,17 +258,3 @@ async def run_searches(settings: Settings, searches: Iterable[DemoSearch],
     return out
 
 
-def console_user(settings: Settings) -> tuple[str, str]:
-    """An analyst account for this data directory only, with a fresh random password."""
-    from heroes.console.audit import AuditLog
-    from heroes.console.users import UserStore
-
-    password = secrets.token_urlsafe(12)
-    users = UserStore.for_data_dir(settings.data_dir, settings.console)
-    try:
-        users.add(DEMO_ANALYST, "analyst", password, replace=True)
-    finally:
-        users.close()
-    AuditLog.for_data_dir(settings.data_dir).record(
-        "user_add", user="(demo)", target=DEMO_ANALYST, role="analyst")
-    return DEMO_ANALYST, password

@@ -72,11 +72,15 @@ class Store:
         backend = self.backend()
         try:
             await backend.open(writer=True)
-            yield Drainer(self.spool, backend, batch_size=self.settings.index.batch_size,
-                          batch_age_s=self.settings.index.batch_age_s, stages=stages)
+            yield self._drainer(backend, stages)
         finally:
             await backend.close()
             lock.release()
+
+    def _drainer(self, backend: Backend, stages: Sequence[DrainStage]) -> Drainer:
+        index = self.settings.index
+        return Drainer(self.spool, backend, batch_size=index.batch_size,
+                       batch_age_s=index.batch_age_s, stages=stages)
 
     async def drain_role(self, stop: asyncio.Event, stages: Sequence[DrainStage] = ()) -> None:
         """Drain while holding the writer lock; wait for it while another process holds it."""
@@ -93,8 +97,7 @@ class Store:
         backend = self.backend()
         try:
             await backend.open(writer=True)
-            drainer = Drainer(self.spool, backend, batch_size=self.settings.index.batch_size,
-                              batch_age_s=self.settings.index.batch_age_s, stages=stages)
+            drainer = self._drainer(backend, stages)
             log.info("draining the spool into the %s backend", backend.name)
             await drainer.run(stop)
             await drainer.drain_all()

@@ -29,6 +29,7 @@ from monitors.alert_pump import AlertPump
 from monitors.errors import SessionError
 from monitors.lt_settings import base_settings
 from monitors.targets import Target
+from monitors.torrent_params import add_params
 
 log = logging.getLogger(__name__)
 
@@ -81,15 +82,7 @@ class MetadataFetcher:
         if self.session is None or target.key in self.done:
             return
         if target.key not in self._active:
-            params = lt.add_torrent_params()
-            if target.v1 and target.v2:
-                params.info_hashes = lt.info_hash_t(lt.sha1_hash(bytes.fromhex(target.v1)),
-                                                    lt.sha256_hash(bytes.fromhex(target.v2)))
-            elif target.v1:
-                params.info_hashes = lt.info_hash_t(lt.sha1_hash(bytes.fromhex(target.v1)))
-            else:
-                params.info_hashes = lt.info_hash_t(lt.sha256_hash(bytes.fromhex(target.v2 or "")))
-            params.save_path = self._save_dir.name
+            params = add_params(target, self._save_dir.name)
             f = lt.torrent_flags
             params.flags = (f.upload_mode | f.default_dont_download | f.disable_dht | f.disable_lsd
                             | f.disable_pex)

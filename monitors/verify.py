@@ -32,6 +32,7 @@ from monitors.errors import VerificationError
 from monitors.lt_settings import base_settings
 from monitors.peers import FLAG_SEED, decode_client
 from monitors.targets import Target
+from monitors.torrent_params import add_params
 
 log = logging.getLogger(__name__)
 
@@ -123,16 +124,7 @@ class SingleSourceVerifier:
         except RuntimeError as exc:
             raise VerificationError(f"cannot start the verification session: {exc}") from exc
         ses.set_ip_filter(single_peer_filter(ip))
-        params = lt.add_torrent_params()
-        t = self.target
-        if t.v1 and t.v2:
-            params.info_hashes = lt.info_hash_t(lt.sha1_hash(bytes.fromhex(t.v1)),
-                                                lt.sha256_hash(bytes.fromhex(t.v2)))
-        elif t.v1:
-            params.info_hashes = lt.info_hash_t(lt.sha1_hash(bytes.fromhex(t.v1)))
-        else:
-            params.info_hashes = lt.info_hash_t(lt.sha256_hash(bytes.fromhex(t.v2 or "")))
-        params.save_path = str(work)
+        params = add_params(self.target, str(work))
         f = lt.torrent_flags
         params.flags = (f.default_dont_download | f.apply_ip_filter | f.disable_dht | f.disable_lsd
                         | f.disable_pex)

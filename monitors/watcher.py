@@ -37,6 +37,7 @@ from monitors.errors import SessionError
 from monitors.lt_settings import base_settings
 from monitors.peers import Sighting, sighting_from_peer_info
 from monitors.targets import Target
+from monitors.torrent_params import add_params
 
 log = logging.getLogger(__name__)
 
@@ -139,15 +140,7 @@ class Watcher:
         self._submit(target.key)
 
     def _params(self, target: Target) -> lt.add_torrent_params:
-        params = lt.add_torrent_params()
-        if target.v1 and target.v2:
-            params.info_hashes = lt.info_hash_t(lt.sha1_hash(bytes.fromhex(target.v1)),
-                                                lt.sha256_hash(bytes.fromhex(target.v2)))
-        elif target.v1:
-            params.info_hashes = lt.info_hash_t(lt.sha1_hash(bytes.fromhex(target.v1)))
-        else:
-            params.info_hashes = lt.info_hash_t(lt.sha256_hash(bytes.fromhex(target.v2 or "")))
-        params.save_path = self._save_dir.name
+        params = add_params(target, self._save_dir.name)
         params.flags = torrent_flags(self.settings)
         if self.settings.announce:
             params.trackers = list(dict.fromkeys([*target.trackers, *self.settings.trackers]))

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from heroes.console import querytext
 from index.documents import KINDS
 from index.documents.fields import FieldType
 from index.errors import QueryError
@@ -32,6 +31,7 @@ from index.query.model import (
     Term,
     TermsAgg,
 )
+from index.query.querystring import parse_query_string
 
 KIND_ORDER = ("page", "service", "observation", "torrent", "hash", "alert")
 
@@ -257,7 +257,7 @@ def _coerce(kind: str, name: str, value: str) -> str | int | float | bool:
 def filter_query(req: SearchRequest, now: datetime) -> Query:
     """The query text AND the facet filters AND the time range."""
     try:
-        text_query = querytext.parse(req.q, req.kind, now)
+        text_query = parse_query_string(req.q, req.kind, now)
     except QueryError as exc:
         raise RequestError("q", str(exc)) from exc
     filters: list[Query] = [Term(f, _coerce(req.kind, f, v)) for f, v in req.filters]
