@@ -4,8 +4,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # System packages the project runs against (tor network, tracker, Privoxy baseline,
-# headless browser for the console tests, a JDK for the Elasticsearch test node).
-APT_PACKAGES := tor opentracker privoxy chromium iproute2 util-linux maven
+# headless browser for the console tests, a JDK for the Elasticsearch test node, Redis for
+# probes that split their targets).
+APT_PACKAGES := tor opentracker privoxy chromium iproute2 util-linux maven redis-server
 ES_VERSION := 9.3.2
 ES_CACHE := .cache/elasticsearch
 PYTEST_ARGS ?=
@@ -28,7 +29,7 @@ system-packages:
 
 $(BIN)/heroes: pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,lab,coordination]'
 	@touch $@
 
 venv: $(BIN)/heroes
@@ -40,6 +41,7 @@ es-node:
 	  || echo "elasticsearch test node not available: its tests will say why"
 
 # The suite runs in a network namespace with only loopback up: nothing can leave the machine.
+# It includes tests/bench, which runs every benchmark with --smoke (tiny sizes).
 test: setup
 	$(BIN)/ruff check .
 	bash scripts/loopback-only.sh $(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -55,7 +57,7 @@ lint: venv
 
 # Benchmarks print figures and ratios against a baseline run in the same process.
 bench: venv
-	for b in index index_es extract crawl probe match console; do \
+	for b in index index_es extract crawl frontier probe discover match video console evidence peers access cluster analysis; do \
 	  bash scripts/loopback-only.sh $(BIN)/python -m bench.$$b || exit 1; done
 
 clean:

@@ -8,6 +8,9 @@ counts, histogram) and once as ``heroes search`` does (the query alone, top 10).
 HTTP search is also appended to the audit log, as in production.
 
     .venv/bin/python -m bench.console --docs 100000 --data-dir var/bench-console
+
+``--smoke`` runs the same steps at tiny sizes in a temporary directory (seconds), so that a
+benchmark that no longer runs fails the tests.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ import hashlib
 import os
 import random
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -28,14 +33,17 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import psutil
 
 from config import Settings, load_settings
-from heroes.console import querytext, searchreq, views
+from documents import Page
+from documents.page import Entities
+from heroes.console import searchreq, searchrun, views
 from heroes.console.users import UserStore
-from index.documents import Page
-from index.documents.page import Entities
-from index.query.model import Search
+from index.backends.base import Backend
 from index.store import Store
+from query.model import Search
+from query.querystring import parse_query_string
 
 WORDS = [f"w{i}" for i in range(20_000)] + (
     "tea coffee market forum listing shipping vendor escrow review garden books lamp".split()
@@ -139,6 +147,19 @@ async def drive(
     return latencies, time.perf_counter() - started
 
 
+class Uncached:
+    """The backend as the console saw it before the aggregation cache: no generation."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.backend, name)
+
+    def generation(self, kind: str) -> None:
+        return None
+
+
 async def in_process(settings: Settings, work: list[dict[str, str]], levels: list[int]) -> dict:
     store = Store(settings)
     results = {}
@@ -147,15 +168,24 @@ async def in_process(settings: Settings, work: list[dict[str, str]], levels: lis
         async def full(params: dict[str, str]) -> None:
             await views.search(backend, searchreq.parse_request(params))
 
+        async def uncached(params: dict[str, str]) -> None:
+            await views.search(Uncached(backend), searchreq.parse_request(params))  # type: ignore[arg-type]
+
         async def plain(params: dict[str, str]) -> None:
             await backend.search(
-                Search(kind="page", query=querytext.parse(params["q"], "page"), size=10)
+                Search(kind="page", query=parse_query_string(params["q"], "page"), size=10)
             )
 
         await drive(4, work[:20], full)  # warm-up
         for c in levels:
+            lat, wall = await drive(c, work, uncached)
+            results[("uncached", c)] = summary(f"in-process, console, no cache, c={c}", lat, wall)
+            searchrun.CACHE.clear()  # each run starts cold: hits are repeats within the run
             lat, wall = await drive(c, work, full)
             results[("full", c)] = summary(f"in-process, console work, c={c}", lat, wall)
+            print(f"  aggregation cache: {searchrun.CACHE.hits} hits, "
+                  f"{searchrun.CACHE.misses} misses", flush=True)
+            searchrun.CACHE.hits = searchrun.CACHE.misses = 0
             lat, wall = await drive(c, work, plain)
             results[("plain", c)] = summary(f"in-process, heroes search, c={c}", lat, wall)
     store.close()
@@ -201,6 +231,16 @@ async def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) ->
     raise RuntimeError("heroes serve did not answer in time")
 
 
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 async def main_async(args: argparse.Namespace) -> None:
     data_dir = Path(args.data_dir).resolve()
     settings = load_settings(
@@ -242,6 +282,12 @@ async def main_async(args: argparse.Namespace) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    print("\nratio console work with / without the aggregation cache (requests/s, p95):")
+    for c in levels:
+        w, wo = base_results[("full", c)], base_results[("uncached", c)]
+        print(f"  c={c:<3} {w['rps'] / wo['rps']:.2f}x requests/s, p95 {w['p95']:.1f} ms "
+              f"vs {wo['p95']:.1f} ms")
+    print(f"\nresident memory of this process: {rss_mb():.0f} MiB")
     print("\nratio HTTP / in-process (requests/s):")
     for c in levels:
         h = http_results[("http", c)]["rps"]
@@ -258,7 +304,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=400, help="Searches per measured run.")
     parser.add_argument("--concurrency", default="1,8,32", help="Client counts to measure.")
     parser.add_argument("--port", type=int, default=18080, help="Console port on 127.0.0.1.")
-    asyncio.run(main_async(parser.parse_args()))
+    parser.add_argument("--smoke", action="store_true", help="Tiny sizes in a temporary dir.")
+    args = parser.parse_args()
+    if not args.smoke:
+        asyncio.run(main_async(args))
+        return
+    args.docs, args.requests, args.concurrency, args.port = 2_000, 24, "1,4", free_port()
+    with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
+        args.data_dir = tmp
+        asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

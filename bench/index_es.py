@@ -24,15 +24,13 @@ if __name__ == "__main__" and Path(sys.path[0]).resolve() == Path(__file__).reso
 
 import argparse
 import asyncio
-import contextlib
 import itertools
-import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
 from typing import Any
 
+from bench.common.elasticsearch import es_node
 from bench.index import (
     BATCH,
     QUERY_TYPES,
@@ -46,14 +44,11 @@ from bench.index import (
     write_corpus,
 )
 from config.sections.index import ElasticsearchSettings, IndexSettings
-from heroes.lab.elasticsearch_node import NodeHandle, start_node
+from documents import Page
 from index.backends.base import Backend
 from index.backends.elasticsearch import ElasticsearchBackend
-from index.documents import Page
 from index.drain import Drainer
 from index.spool import Spool
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 async def build_es(corpus: Path, workdir: Path, settings: ElasticsearchSettings
@@ -105,23 +100,6 @@ async def measure(embedded: Backend, es: Backend, workload: Workload, queries: i
               f"{ep50 / tp50:>15.1f}x{ep95 / tp95:>7.1f}x{agree:>6}/{queries}")
 
 
-@contextlib.contextmanager
-def es_node(args: argparse.Namespace) -> Iterator[str]:
-    if args.es_url:
-        yield args.es_url
-        return
-    # Under /tmp, not a private directory: the node runs as an unprivileged user.
-    data = Path(tempfile.mkdtemp(prefix="heroes-es-bench-"))
-    node: NodeHandle | None = None
-    try:
-        node = start_node(ROOT / ".cache" / "elasticsearch", data, heap=args.heap)
-        yield node.url
-    finally:
-        if node is not None:
-            node.stop()
-        shutil.rmtree(data, ignore_errors=True)
-
-
 async def run(args: argparse.Namespace, workdir: Path, url: str) -> None:
     n = args.docs
     print(f"{n} synthetic pages; embedded index in {workdir}, elasticsearch at {url}")
@@ -150,12 +128,16 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="measured queries per type")
     parser.add_argument("--es-url", help="an Elasticsearch 9 node to use instead of the test node")
     parser.add_argument("--heap", default="1g", help="heap of the test node (1g)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (1000 pages), seconds")
     args = parser.parse_args()
+    if args.smoke:
+        args.docs, args.queries = 1_000, 25
     # SIGTERM too must unwind, so that the test node is stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    with es_node(args) as url, tempfile.TemporaryDirectory(prefix="bench-index-es-") as tmp:
-        asyncio.run(run(args, Path(tmp), url))
+    with (es_node(args.es_url, args.heap) as node,
+          tempfile.TemporaryDirectory(prefix="bench-index-es-") as tmp):
+        asyncio.run(run(args, Path(tmp), node.url))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+
+def key_path(loc: Sequence[str | int]) -> str:
+    """A key path as people write it: ``alerts.rules[0].query``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
 
 
 @dataclass(frozen=True)

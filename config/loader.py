@@ -2,7 +2,9 @@
 
 Environment variables ``HEROES_SECTION__KEY`` override one option each (secrets such as
 ``HEROES_SMTP__PASSWORD`` come only this way); ``HEROES_CONFIG`` names the file when no
-``--config`` is given and ``HEROES_DATA_DIR`` the data directory.
+``--config`` is given and ``HEROES_DATA_DIR`` the data directory. ``check_file`` reports
+what is wrong with one file, secrets written into it included; ``masked`` is what
+``heroes config show`` prints.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from config.errors import ConfigError, Problem
+from config.errors import ConfigError, Problem, key_path
 from config.locate import index_lines, line_of
 from config.schema import Settings
+from config.secrets import mask_urls, secret_options, written_secrets
 
 ENV_PREFIX = "HEROES_"
 
@@ -82,7 +86,7 @@ def _problems(
     problems = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc) or "(root)"
+        key = key_path(loc)
         if err["type"] == "extra_forbidden":
             message = "unknown key"
         elif err["type"] == "missing":
@@ -124,6 +128,46 @@ def load_settings(
     return settings
 
 
+@dataclass(frozen=True)
+class FileCheck:
+    """What the settings layer finds in one file: the settings, if usable, and the problems."""
+
+    source: str
+    settings: Settings | None
+    problems: list[Problem]  # errors first, then warnings about secrets written in the file
+    lines: dict[tuple[str | int, ...], int]
+
+    def line_of(self, loc: tuple[str | int, ...]) -> int | None:
+        return line_of(self.lines, loc)
+
+
+def check_file(config_file: str | os.PathLike[str]) -> FileCheck:
+    """Load ``config_file`` alone (no environment) and look for secrets written in it."""
+    source = str(config_file)
+    try:
+        data, lines = _read_toml(Path(config_file))
+    except ConfigError as exc:
+        return FileCheck(source, None, exc.problems, {})
+    settings: Settings | None = None
+    problems: list[Problem] = []
+    try:
+        settings = load_settings(config_file, environ={})
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    problems.extend(written_secrets(data, lines, source, secret_options(Settings)))
+    return FileCheck(source, settings, problems, lines)
+
+
 def masked(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data, secrets replaced by ``********``."""
-    return json.loads(settings.model_dump_json())
+    """The effective settings as plain data: secrets ``**********``, URL credentials ``****``."""
+    return _mask(json.loads(settings.model_dump_json()))
+
+
+def _mask(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _mask(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_mask(value) for value in node]
+    if isinstance(node, str):
+        return mask_urls(node)
+    return node

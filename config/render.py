@@ -37,7 +37,8 @@ def _section(model: type[BaseModel], instance: BaseModel, name: str, out: list[s
             continue
         body.append(f"# {field.description}")
         if field.annotation is not None and "SecretStr" in str(field.annotation):
-            body.append(f"# {key} = \"\"   (secret: set HEROES_{name.upper()}__{key.upper()})")
+            env = f"HEROES_{name.upper().replace('.', '__')}__{key.upper()}"
+            body.append(f"# {key} = \"\"   (secret: set {env})")
         elif key == "rules":
             body.append("# [[alerts.rules]] tables; see README.md for an example.")
         else:

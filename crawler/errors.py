@@ -1,8 +1,28 @@
-"""Errors of the crawler; stem, SOCKS and Twisted failures are translated into these."""
+"""Errors of the crawler; stem, SOCKS and Twisted failures are translated into these.
+
+A SOCKS reply from Tor is classified by :func:`socks_error` into one of three kinds
+(Tor's extended codes 0xF0-0xF7 need the ``ExtendedErrors`` flag on the SocksPort, which
+launched clients and the lab's client get; an attached client must have it too):
+
+* ``circuit`` (:class:`SocksCircuitError`): the circuit went wrong (general failure, network
+  or host unreachable, TTL expired). Retried after a back-off; repeated, it is what makes a
+  NEWNYM due on that Tor client.
+* ``down`` (:class:`OnionServiceDown`): the service is not reachable now (descriptor not
+  found, introduction failed or timed out, rendezvous failed, its port refused). The host
+  backs off; never a NEWNYM, which would purge every onion's state on that client and
+  cannot bring a service back.
+* ``refused`` (:class:`OnionServiceRefused`): the address cannot be crawled as it is (bad
+  address, descriptor invalid, client authorization missing or wrong, refused by rule).
+  Treated like ``down`` for backing off; retrying soon cannot help.
+"""
 
 from __future__ import annotations
 
-from scrapy.exceptions import DownloadFailedError
+from typing import Literal
+
+from scrapy.exceptions import DownloadFailedError, DownloadTimeoutError
+
+SocksKind = Literal["circuit", "down", "refused"]
 
 
 class CrawlerError(Exception):
@@ -15,8 +35,10 @@ class TorUnavailable(CrawlerError):
 
 
 class SocksError(Exception):
-    """Tor refused or failed a stream; ``code`` is the SOCKS5 reply code (Tor's extended codes
-    0xF0-0xF7 describe onion-service failures). Use :func:`socks_error` to build one."""
+    """Tor refused or failed a stream; ``code`` is the SOCKS5 reply code and ``kind`` what it
+    means for the crawl (see the module docstring). Use :func:`socks_error` to build one."""
+
+    kind: SocksKind = "refused"
 
     def __init__(self, code: int, host: str):
         self.code = code
@@ -27,21 +49,40 @@ class SocksError(Exception):
 
 
 class SocksCircuitError(SocksError, DownloadFailedError):
-    """A circuit, descriptor fetch or rendezvous failed: worth a retry (RetryMiddleware retries
-    DownloadFailedError) and, repeated, a NEWNYM."""
+    """The circuit failed: worth a retry (RetryMiddleware retries DownloadFailedError) and,
+    repeated, a NEWNYM."""
+
+    kind: SocksKind = "circuit"
 
 
 class SocksHostError(SocksError):
-    """The address itself is refused (invalid, needs client auth...): retrying cannot help."""
+    """The service itself failed or refused: the host backs off; no retry now, no NEWNYM."""
 
 
-# Codes that say "this circuit or descriptor went wrong", not "this host is invalid".
-CIRCUIT_CODES = frozenset({0x01, 0x04, 0x06, 0xF0, 0xF2, 0xF3, 0xF7})
+class OnionServiceDown(SocksHostError):
+    """The service is not reachable now (offline, descriptor withdrawn, overloaded)."""
+
+    kind: SocksKind = "down"
 
 
-def socks_error(code: int, host: str) -> SocksError:
-    return (SocksCircuitError if code in CIRCUIT_CODES else SocksHostError)(code, host)
+class OnionServiceRefused(SocksHostError):
+    """The address is not crawlable as it is (invalid, needs client authorization...)."""
 
+    kind: SocksKind = "refused"
+
+
+class ConnectTimeout(CrawlerError, DownloadTimeoutError):
+    """Opening a stream to ``host`` took longer than its connect timeout (``timeout_s``).
+    Retried (it is a DownloadTimeoutError); the host's connect timeout grows."""
+
+    def __init__(self, host: str, timeout_s: float):
+        self.host = host
+        self.timeout_s = timeout_s
+        super().__init__(f"opening a stream to {host!r} took more than {timeout_s:g} s")
+
+
+CIRCUIT_CODES = frozenset({0x01, 0x03, 0x04, 0x06})
+SERVICE_DOWN_CODES = frozenset({0x05, 0xF0, 0xF2, 0xF3, 0xF7})
 
 SOCKS_REPLIES = {
     0x01: "general failure",
@@ -61,3 +102,24 @@ SOCKS_REPLIES = {
     0xF6: "invalid onion address",
     0xF7: "onion service introduction timed out",
 }
+
+
+def socks_kind(code: int) -> SocksKind:
+    """What a SOCKS reply code means for the crawl; an unknown code is never a circuit
+    failure (it must not cost every other onion a NEWNYM)."""
+    if code in CIRCUIT_CODES:
+        return "circuit"
+    if code in SERVICE_DOWN_CODES:
+        return "down"
+    return "refused"
+
+
+_CLASSES: dict[SocksKind, type[SocksError]] = {
+    "circuit": SocksCircuitError,
+    "down": OnionServiceDown,
+    "refused": OnionServiceRefused,
+}
+
+
+def socks_error(code: int, host: str) -> SocksError:
+    return _CLASSES[socks_kind(code)](code, host)

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from index.documents.page import Page
+from crawler.access.classify import Access
+from documents.page import Page
 
 
 @dataclass(frozen=True)
 class PageItem:
-    """A fetched page (or a failed fetch: ``page.error`` set) as a ``page`` document."""
+    """A fetched page (or a failed fetch: ``page.error`` set) as a ``page`` document.
+    ``access``: how the fetch was classified; a challenge page is not indexed as content."""
 
     page: Page
     request_urls: tuple[str, ...]
     server: str = ""
+    access: Access | None = None
+    tls: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -1,42 +1,30 @@
-"""The durable state of one crawl job: its frontier, the content hashes seen, pages per host.
+"""The durable state of one crawl job beside its frontier: content hashes seen, counts.
 
-SQLite in WAL mode under ``<data_dir>/crawl-jobs/<job>/job.sqlite``. Every write commits at
-once, so a SIGKILL loses nothing that was recorded: on restart the requests not yet marked
-done (including those that were in flight) are queued again. A request is marked done
-only after its page document is in the spool, so a page is never lost; fetching one twice
-after a crash is harmless (page ids are deterministic). Reads no settings.
+SQLite in WAL mode under ``<data_dir>/crawl-jobs/<job>/job.sqlite``; with the default
+``frontier.backend = "sqlite"`` and ``frontier.scope = "job"`` the job's frontier tables
+(:mod:`crawler.frontier.sqlite_store`) live in the same file, and :meth:`JobState.counts`
+reads them. A job recorded by an earlier version kept its queue in a ``requests`` table:
+:meth:`JobState.legacy_requests` hands its unfinished rows over once. Every write
+commits at once, so a SIGKILL loses nothing that was recorded. Reads no settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.sqlite import open_database
+from storage.sqlite import open_database
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    fp TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    url TEXT NOT NULL,
-    host TEXT NOT NULL,
-    depth INTEGER NOT NULL,
-    priority INTEGER NOT NULL,
-    callback TEXT,
-    errback TEXT,
-    done INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS requests_host ON requests (host);
-CREATE INDEX IF NOT EXISTS requests_pending ON requests (done, seq);
 CREATE TABLE IF NOT EXISTS content (sha256 TEXT PRIMARY KEY);
 """
 
 
 @dataclass(frozen=True)
 class PendingRequest:
-    fp: str
-    seq: int
+    """An unfinished request of a job recorded by an earlier version."""
+
     url: str
     depth: int
     priority: int
@@ -48,69 +36,50 @@ class JobState:
     def __init__(self, path: Path):
         self.path = path
         # NORMAL in WAL mode survives a process kill (only a power loss may drop the last commits).
-        self._db = open_database(path, _SCHEMA)
-        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()
-        self._seq = int(row[0])
+        self._db = open_database(path, _SCHEMA, version=1)
 
     def close(self) -> None:
         self._db.close()
 
-    def add(
-        self,
-        fp: str,
-        url: str,
-        host: str,
-        depth: int,
-        priority: int,
-        callback: str | None,
-        errback: str | None,
-        *,
-        force: bool = False,
-    ) -> int | None:
-        """Record a request; returns its sequence number, or None if it is a duplicate.
+    def _has_table(self, name: str) -> bool:
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                                (name,)).fetchone() is not None
 
-        ``force`` (Scrapy's ``dont_filter``, e.g. a retry) queues a known, unfinished request again.
-        """
-        self._seq += 1
-        cur = self._db.execute(
-            "INSERT OR IGNORE INTO requests"
-            " (fp, seq, url, host, depth, priority, callback, errback)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (fp, self._seq, url, host, depth, priority, callback, errback),
-        )
-        if cur.rowcount == 1:
-            return self._seq
-        if force:
-            done = self._db.execute("SELECT done FROM requests WHERE fp = ?", (fp,)).fetchone()
-            if done is not None and not done[0]:
-                return self._seq
-        return None
-
-    def pending(self) -> list[PendingRequest]:
+    def legacy_requests(self) -> list[PendingRequest]:
+        """The unfinished rows of an earlier version's ``requests`` table."""
+        if not self._has_table("requests"):
+            return []
         rows = self._db.execute(
-            "SELECT fp, seq, url, depth, priority, callback, errback FROM requests"
-            " WHERE done = 0 ORDER BY seq"
-        ).fetchall()
+            "SELECT url, depth, priority, callback, errback FROM requests WHERE done = 0"
+            " ORDER BY seq").fetchall()
         return [PendingRequest(*row) for row in rows]
 
-    def mark_done(self, fps: Iterable[str]) -> None:
-        self._db.executemany("UPDATE requests SET done = 1 WHERE fp = ?", [(fp,) for fp in fps])
+    def drop_legacy_requests(self) -> None:
+        """Once they are in the frontier: rename the table, so they are handed over once."""
+        if self._has_table("requests"):
+            self._db.execute("ALTER TABLE requests RENAME TO requests_handed_over")
 
-    def host_count(self, host: str) -> int:
-        return int(
-            self._db.execute("SELECT COUNT(*) FROM requests WHERE host = ?", (host,)).fetchone()[0]
-        )
+    def content_known(self, sha256: str) -> bool:
+        """True if a page with this content was done before in the job."""
+        return self._db.execute("SELECT 1 FROM content WHERE sha256 = ?",
+                                (sha256,)).fetchone() is not None
 
-    def is_known(self, fp: str) -> bool:
-        return self._db.execute("SELECT 1 FROM requests WHERE fp = ?", (fp,)).fetchone() is not None
-
-    def content_seen(self, sha256: str) -> bool:
-        """True if this content was seen before in the job; records it otherwise."""
-        cur = self._db.execute("INSERT OR IGNORE INTO content (sha256) VALUES (?)", (sha256,))
-        return cur.rowcount == 0
+    def record_content(self, sha256: str) -> None:
+        """Record a done page's content (call it once the page is acked: a page recorded
+        sooner and then lost in a crash would come back as a repeat, its links unfollowed)."""
+        self._db.execute("INSERT OR IGNORE INTO content (sha256) VALUES (?)", (sha256,))
 
     def counts(self) -> dict[str, int]:
-        done, total = self._db.execute(
-            "SELECT COALESCE(SUM(done), 0), COUNT(*) FROM requests"
-        ).fetchone()
-        return {"requests": int(total), "done": int(done), "pending": int(total - done)}
+        """Requests known, done and still to do in the job's own frontier tables (zeros when
+        the frontier lives elsewhere: Redis, or the shared database)."""
+        if not self._has_table("frontier_hosts"):
+            return {"requests": 0, "done": 0, "pending": 0}
+        try:
+            queued, leased, done, failed = self._db.execute(
+                "SELECT COALESCE(SUM(queued), 0), COALESCE(SUM(leased), 0),"
+                " COALESCE(SUM(done), 0), COALESCE(SUM(failed), 0) FROM frontier_hosts"
+            ).fetchone()
+        except sqlite3.Error:
+            return {"requests": 0, "done": 0, "pending": 0}
+        total = int(queued + leased + done + failed)
+        return {"requests": total, "done": int(done), "pending": total - int(done)}

@@ -1,14 +1,20 @@
-"""Run one crawl job in this process: Tor clients up, Scrapy crawl, progress, summary, drain.
+"""Run crawl jobs in this process: the crawl role on Scrapy's asyncio reactor.
 
-``run_crawl`` is what ``heroes crawl`` and the benchmark call. It launches or attaches the
-Tor clients (:class:`crawler.tor.client.TorPool`) before anything else, so a Tor that cannot
-be reached stops the command before work starts; runs
-:class:`crawler.spiders.onion.OnionSpider` on Scrapy's asyncio reactor; reports progress
-every ``progress_every_s``; optionally runs the index drain role beside the crawl; and
-returns a :class:`CrawlSummary`. The job's frontier lives in
-``<data_dir>/crawl-jobs/<job>``; without a job name a fresh one is used and removed
-afterwards. Twisted's reactor runs once per process, so one process runs one crawl. Reads
-``[crawler]``, ``[tor]`` and ``data_dir``.
+:class:`CrawlRole` is one crawl job as a role: entry launches or attaches the Tor clients
+(:class:`crawler.tor.client.TorPool`) before anything else, so a Tor that cannot be reached
+stops the command before work starts, and builds the Scrapy crawler of
+:class:`crawler.spiders.onion.OnionSpider`; ``run(stop)`` crawls until the frontier is empty
+(or ``max_pages``, or ``stop``: then the pages in flight finish), reporting progress every
+``progress_every_s``; exit closes the Tor clients and leaves :attr:`CrawlRole.summary`. The
+job's frontier lives in ``<data_dir>/crawl-jobs/<job>``; without a job name a fresh one is
+used and removed afterwards. With ``forever`` the role is the crawl service: its scheduler
+(:class:`crawler.service_frontier.ServiceFrontier`) puts every finished URL back for its next
+visit and never runs dry, pages fetched again are conditional requests
+(:mod:`crawler.middlewares.conditional`) and unchanged ones are not indexed again
+(:mod:`crawler.pipelines`), so ``run(stop)`` crawls until ``stop``; then the pages in flight
+finish and the leases go back to the frontier. Twisted's reactor runs once per process, so
+every role of a crawling process runs inside :func:`run_on_scrapy_loop`; ``run_crawl`` runs
+a crawl alone (the benchmark). Reads ``[crawler]``, ``[tor]`` and ``data_dir``.
 """
 
 from __future__ import annotations
@@ -20,15 +26,18 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from config import Settings
 from crawler.settings import scrapy_settings
 from crawler.tor.client import TorEndpoint, TorPool
+from crawler.tor.metrics import forget_circuits, watch_circuits
+from telemetry.sources import forget_crawl, watch_crawl
 
 log = logging.getLogger(__name__)
 
 JOBS_DIR = "crawl-jobs"
+SERVICE_JOB = "service"
 
 
 @dataclass
@@ -41,6 +50,7 @@ class CrawlSummary:
     skipped: dict[str, int]
     media_hashed: int
     media_errors: int
+    unchanged: int
     seconds: float
     crawl_seconds: float
     finish_reason: str
@@ -51,8 +61,17 @@ class CrawlSummary:
 
 
 Progress = Callable[[dict[str, Any]], None]
-# The drain role: runs until the event is set, then drains what is left (Store.drain_role).
-DrainRole = Callable[[asyncio.Event], Awaitable[None]]
+T = TypeVar("T")
+
+
+def service_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The Scrapy settings that make a crawl the never-ending service (see the module)."""
+    from crawler.pipelines import HEROES_FOREVER
+
+    middlewares = dict(values.get("DOWNLOADER_MIDDLEWARES") or {})
+    middlewares["crawler.middlewares.conditional.ConditionalRequestMiddleware"] = 560
+    return {"SCHEDULER": "crawler.service_frontier.ServiceFrontier",
+            "DOWNLOADER_MIDDLEWARES": middlewares, HEROES_FOREVER: True}
 
 
 def job_dir(settings: Settings, job: str) -> Path:
@@ -76,6 +95,7 @@ def _summary(
         skipped=skipped,
         media_hashed=int(stats.get("heroes/media/hashed", 0)),
         media_errors=int(stats.get("heroes/media/error", 0)),
+        unchanged=sum(int(v) for k, v in stats.items() if k.startswith("heroes/unchanged/")),
         seconds=round(seconds, 2),
         crawl_seconds=round(float(stats.get("elapsed_time_seconds", seconds)), 2),
         finish_reason=str(stats.get("finish_reason", "")),
@@ -83,65 +103,150 @@ def _summary(
     )
 
 
-def run_crawl(
-    settings: Settings,
-    seeds: Sequence[str],
-    *,
-    job: str | None = None,
-    max_pages: int | None = None,
-    progress: Progress | None = None,
-    progress_every_s: float = 2.0,
-    endpoints: list[TorEndpoint] | None = None,
-    scrapy_extra: dict[str, Any] | None = None,
-    drain: DrainRole | None = None,
-) -> CrawlSummary:
-    """Crawl from ``seeds`` until the frontier is empty (or ``max_pages``); blocking.
+class CrawlRole:
+    """One crawl job: ``async with CrawlRole(...) as crawl: await crawl.run(stop)``.
 
-    ``endpoints`` skips Tor launch/attach (the caller manages its clients). ``drain`` runs
-    beside the crawl in the same event loop, so pages reach the index while the crawl goes on.
+    ``endpoints`` skips Tor launch/attach (the caller manages its clients).
+    """
+
+    name = "crawl"
+
+    def __init__(
+        self,
+        settings: Settings,
+        seeds: Sequence[str],
+        *,
+        job: str | None = None,
+        max_pages: int | None = None,
+        progress: Progress | None = None,
+        progress_every_s: float = 2.0,
+        endpoints: list[TorEndpoint] | None = None,
+        scrapy_extra: dict[str, Any] | None = None,
+        forever: bool = False,
+    ):
+        self.settings = settings
+        self.seeds = list(seeds)
+        self.forever = forever
+        # The service keeps its frontier: a nameless one is the installation's one service.
+        job = job or (SERVICE_JOB if forever else None)
+        self.job = job
+        self.job_name = job or f"run-{int(time.time())}"
+        self.directory = job_dir(settings, self.job_name)
+        self.max_pages = max_pages
+        self.progress = progress
+        self.progress_every_s = progress_every_s
+        self.endpoints = endpoints
+        self.scrapy_extra = scrapy_extra
+        self.summary: CrawlSummary | None = None
+        self._pool: TorPool | None = None
+        self._crawler: Any = None
+        self._stats: dict[str, Any] = {}
+        self._started = 0.0
+
+    async def __aenter__(self) -> CrawlRole:
+        from scrapy.crawler import Crawler
+
+        from crawler.spiders.onion import OnionSpider
+
+        self._started = time.monotonic()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        endpoints = self.endpoints
+        if endpoints is None:
+            self._pool = TorPool(self.settings.tor, Path(self.settings.data_dir))
+            # In this thread on purpose: stem's launch timeout needs the main thread, and
+            # nothing else runs before every role has opened.
+            endpoints = self._pool.start()
+        try:
+            self._crawler = Crawler(OnionSpider, self._values(endpoints))
+            crawler = self._crawler
+            watch_crawl(self.job_name, lambda: _live_stats(crawler), len(endpoints))
+            watch_circuits(self.job_name, endpoints, self._pool,
+                           self.settings.tor.control_password.get_secret_value())
+            if self.progress is not None:
+                _install_progress(self._crawler, self.progress, self.progress_every_s,
+                                  self._started)
+        except BaseException:
+            self._close_pool()
+            raise
+        return self
+
+    def _values(self, endpoints: list[TorEndpoint]) -> dict[str, Any]:
+        values = scrapy_settings(self.settings, endpoints, job=self.job_name,
+                                 job_dir=self.directory, max_pages=self.max_pages)
+        if self.forever:
+            values.update(service_values(values))
+        values.update(self.scrapy_extra or {})
+        return values
+
+    async def run(self, stop: asyncio.Event) -> None:
+        crawler = self._crawler
+        crawl = asyncio.ensure_future(crawler.crawl_async(seeds=self.seeds))
+        stopped = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait([crawl, stopped], return_when=asyncio.FIRST_COMPLETED)
+            if not crawl.done():
+                log.info("stopping the crawl: the requests in flight finish first")
+                await crawler.stop_async()
+            await crawl
+        finally:
+            stopped.cancel()
+            self._stats = crawler.stats.get_stats() if crawler.stats else {}
+
+    async def __aexit__(self, *exc: object) -> None:
+        from crawler.jobstate import JobState
+
+        forget_crawl(self.job_name)
+        forget_circuits(self.job_name)
+        self._close_pool()
+        state = JobState(self.directory / "job.sqlite")
+        frontier = state.counts()
+        state.close()
+        if self.job is None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        self.summary = _summary(self._stats, self.job_name,
+                                time.monotonic() - self._started, frontier)
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+def run_on_scrapy_loop(settings: Settings, main: Callable[[], Awaitable[T]]) -> T:
+    """Run ``main()`` on Scrapy's asyncio reactor and return its result; blocking.
+
+    The reactor serves one call per process. Signals are the caller's to handle (the roles
+    runner sets its stop event on SIGTERM/SIGINT).
     """
     from scrapy.crawler import AsyncCrawlerProcess
 
-    from crawler.jobstate import JobState
-    from crawler.spiders.onion import OnionSpider
+    directory = Path(settings.data_dir) / JOBS_DIR
+    process = AsyncCrawlerProcess(
+        scrapy_settings(settings, [], job="-", job_dir=directory), install_root_handler=False
+    )
+    # Scrapy opens its loggers fully when it does not own the root handler; keep ours.
+    logging.getLogger("scrapy").setLevel(settings.log_level)
+    # Imported only now: importing it before the process exists installs the wrong reactor.
+    from twisted.internet import reactor
 
-    name = job or f"run-{int(time.time())}"
-    directory = job_dir(settings, name)
-    directory.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    pool = None
-    try:
-        if endpoints is None:
-            pool = TorPool(settings.tor, Path(settings.data_dir))
-            endpoints = pool.start()
-        values = scrapy_settings(
-            settings,
-            endpoints,
-            job=name,
-            job_dir=directory,
-            max_pages=max_pages,
-            extra=scrapy_extra,
-        )
-        process = AsyncCrawlerProcess(values, install_root_handler=False)
-        # Scrapy opens its loggers fully when it does not own the root handler; keep ours.
-        logging.getLogger("scrapy").setLevel(settings.log_level)
-        crawler = process.create_crawler(OnionSpider)
-        if progress is not None:
-            _install_progress(crawler, progress, progress_every_s, started)
-        if drain is not None:
-            _install_drain(crawler, drain)
-        process.crawl(crawler, seeds=list(seeds))
-        process.start(stop_after_crawl=True, install_signal_handlers=True)
-        stats = crawler.stats.get_stats() if crawler.stats else {}
-    finally:
-        if pool is not None:
-            pool.close()
-    state = JobState(directory / "job.sqlite")
-    frontier = state.counts()
-    state.close()
-    if job is None:
-        shutil.rmtree(directory, ignore_errors=True)
-    return _summary(stats, name, time.monotonic() - started, frontier)
+    task = asyncio.get_event_loop().create_task(main())
+    task.add_done_callback(lambda _: reactor.callLater(0, reactor.stop))
+    process.start(stop_after_crawl=False, install_signal_handlers=False)
+    return task.result()
+
+
+def run_crawl(settings: Settings, seeds: Sequence[str], **options: Any) -> CrawlSummary:
+    """Crawl from ``seeds`` alone in this process (see :class:`CrawlRole` for ``options``)."""
+    role = CrawlRole(settings, seeds, **options)
+
+    async def main() -> None:
+        async with role:
+            await role.run(asyncio.Event())
+
+    run_on_scrapy_loop(settings, main)
+    if role.summary is None:  # the role's exit writes it; only a cancelled run has none
+        raise RuntimeError("the crawl ended without a summary")
+    return role.summary
 
 
 def _install_progress(crawler: Any, progress: Progress, every_s: float, started: float) -> None:
@@ -176,24 +281,12 @@ def _install_progress(crawler: Any, progress: Progress, every_s: float, started:
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
 
 
-def _install_drain(crawler: Any, drain: DrainRole) -> None:
-    from scrapy import signals
-
-    running: dict[str, Any] = {}
-
-    def opened(**_: Any) -> None:
-        stop = asyncio.Event()
-        running["stop"], running["task"] = stop, asyncio.ensure_future(drain(stop))
-
-    async def closed(**_: Any) -> None:
-        # spider_closed comes after the pipelines closed: the last pages are in the spool.
-        if running:
-            running["stop"].set()
-            await running["task"]
-
-    # weak=False: the handlers are closures that nothing else keeps alive.
-    crawler.signals.connect(opened, signal=signals.spider_opened, weak=False)
-    crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
+def _live_stats(crawler: Any) -> dict[str, Any]:
+    """The crawl's Scrapy stats so far ({} before the crawl has started)."""
+    try:
+        return dict(crawler.stats.get_stats())
+    except RuntimeError:  # Scrapy sets Crawler.stats only when the crawl starts
+        return {}
 
 
 def _pipeline(crawler: Any) -> Any:

@@ -7,12 +7,24 @@ headline and what they found:
 1. the lab world up (:mod:`heroes.demo_lab`): private Tor network, onion sites, swarm,
    SMTP sink, all under ``<data_dir>/lab``;
 2. the demo's own settings file ``<data_dir>/demo.toml`` (:mod:`heroes.demo_config`) and
-   the lab hash lists imported with the real importer;
-3. a crawl of the onion sites from one seed, through Tor, by ``heroes crawl``;
+   the lab hash lists imported with the real importer, with a turned lab picture, the lab's
+   original video and a negative list (:mod:`heroes.demo_hygiene`), and ``heroes hashes
+   compute`` / ``check`` on the lab picture;
+3. a crawl of the onion sites from one seed, through Tor, by ``heroes crawl``; then two
+   crawler processes on the lab's Redis frontier and ``heroes crawl status``
+   (:mod:`heroes.demo_service`);
 4. the probe on the flagged torrents until every lab peer was seen, the drain beside it;
 5. the alert email delivered to the sink until the outbox is empty;
-6. what ``heroes search`` finds, with the command lines to re-run;
-7. an analyst account for the console on this data only;
+6. what ``heroes search`` finds, with the command lines to re-run, and the pages the turned
+   picture and the video variants flagged and the hits the negative list suppressed;
+7. the evidence (:mod:`heroes.demo_evidence`): the installation's key and the lab TSA
+   (made in step 1) sealed every log; ``heroes evidence check``, then an export of one
+   flagged infohash verified with ``heroes evidence verify --key``; and an analyst account
+   for the console on this data only; then the ranked peers of the lab swarm and the
+   legal-request export of the top one (:mod:`heroes.demo_peers`); then the analysis
+   (:mod:`heroes.demo_analysis`): clusters of the services with the values that link them, a
+   list that arrives after the crawl hunted over what is already indexed, and the newest
+   alert exported for MISP and STIX;
 8. the lab world down — always, also after a failure or Ctrl-C.
 
 Every step is bounded (the lab's own start-up limits, then the timeouts below); a failure
@@ -24,6 +36,7 @@ Reads the settings it writes itself; from the caller only ``data_dir``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import shlex
@@ -34,14 +47,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from config import ConfigError, Settings, load_settings
-from heroes import demo_config, demo_lab, demo_steps
+from documents import parse_document
+from heroes import (
+    demo_analysis,
+    demo_config,
+    demo_discovery,
+    demo_evidence,
+    demo_hygiene,
+    demo_lab,
+    demo_peers,
+    demo_service,
+    demo_steps,
+)
 from heroes.console.demo import demo_access
 from heroes.sample import sample_documents
-from heroes.stages import drain_stages
-from index.documents import parse_document
-from index.query.model import Search, TermsAgg
-from index.query.querystring import parse_query_string
 from index.store import Store
+from query.model import Search, TermsAgg
+from query.querystring import parse_query_string
 
 Say = Callable[[str], None]
 T = TypeVar("T")
@@ -50,10 +72,10 @@ STEPS = {
     1: "lab world up: Tor network, onion sites, BitTorrent swarm, SMTP sink",
     2: "demo settings and lab hash lists",
     3: "crawl the onion sites through Tor",
-    4: "probe the swarms of the flagged torrents",
+    4: "probe the swarms of the flagged torrents; discover new ones in a lab DHT",
     5: "deliver alert email to the SMTP sink",
     6: "search the index",
-    7: "console account for this data",
+    7: "evidence check, a verified export, console account",
     8: "lab world down",
 }
 MARKER = ".heroes-demo"
@@ -62,8 +84,10 @@ LAB_DIR = "lab"
 DEFAULT_BASE_PORT = 19000
 CRAWL_TIMEOUT_S = 240.0
 PROBE_TIMEOUT_S = 90.0
+DISCOVERY_TIMEOUT_S = 150.0
 SEND_TIMEOUT_S = 60.0
 SEARCH_TIMEOUT_S = 30.0
+ANALYSIS_TIMEOUT_S = 180.0  # per command: each starts a Python process and reads the index
 
 
 class DemoFailed(Exception):
@@ -93,7 +117,7 @@ async def run_sample(settings: Settings, say: Say) -> None:
     store = Store(settings)
     docs = [parse_document(d) for d in sample_documents()]
     store.append(docs)
-    async with store.writer(drain_stages(settings, store)) as drainer:
+    async with store.writer(with_stages=True) as drainer:
         n = await drainer.drain_all()
     say(f"indexed {n} generated documents into {settings.data_dir}")
     await _show(store, say, "page", 'escrow AND title:"garden"', ("fetched_at", "url", "title"))
@@ -152,23 +176,36 @@ def run_full(data_dir: Path, *, say: Say, base_port: int = DEFAULT_BASE_PORT,
     try:
         say(headline(1))
         world, sink = demo_lab.up(lab_dir, base_port=base_port)
+        evidence = demo_evidence.prepare(data_dir, world)
         _say_world(say, world, sink)
 
         step = 2
         say(headline(2))
-        settings = _write_settings(data_dir, world, sink, log_level, say)
+        settings = _write_settings(data_dir, world, sink, log_level, say, evidence)
         truth = json.loads(Path(world["ground_truth"]).read_text())
-        for line in demo_steps.import_lists(
-                settings, data_dir / "hash-lists", demo_config.hash_lists(world, truth)):
+        turned = demo_hygiene.turned_picture(truth, Path(world["ground_truth"]).parent / "sites")
+        lists = [*demo_config.hash_lists(world, truth), *demo_hygiene.hash_lists(truth, turned)]
+        for line in demo_steps.import_lists(settings, data_dir / "hash-lists", lists):
             say(f"  {line}")
+        if turned is not None:
+            argv_of = functools.partial(demo_steps.heroes_argv, data_dir / CONFIG_FILE, data_dir)
+            for line in demo_hygiene.investigator_lines(argv_of, turned):
+                say(f"  {line}")
 
         step = 3
         say(headline(3))
         _crawl(settings, data_dir, world, truth, say)
+        demo_service.shared_crawl(data_dir / CONFIG_FILE, data_dir, world["seed_url"], lab_dir,
+                                  say, CRAWL_TIMEOUT_S)
 
         step = 4
         say(headline(4))
         _probe(settings, world, say)
+        found, imported = demo_discovery.run(settings, lab_dir / "discovery",
+                                             data_dir / "hash-lists", DISCOVERY_TIMEOUT_S,
+                                             swarm=world["swarm"])
+        for line in [*imported, *demo_discovery.lines(found)]:
+            say(f"  {line}")
 
         step = 5
         say(headline(5))
@@ -187,7 +224,17 @@ def run_full(data_dir: Path, *, say: Say, base_port: int = DEFAULT_BASE_PORT,
 
         step = 7
         say(headline(7))
+        demo_evidence.finish(data_dir / CONFIG_FILE, data_dir, evidence,
+                             world["swarm"]["torrents"][0]["v1"], say)
         for line in demo_access(settings):
+            say(f"  {line}")
+        say("  peers of the lab swarm, ranked (heroes peers), and the export of the top one:")
+        for line in _run_async(7, demo_peers.lines(settings, data_dir / CONFIG_FILE),
+                               SEARCH_TIMEOUT_S):
+            say(f"  {line}")
+        say("  analysis: what links the services, a list hunted over the past, the newest alert "
+            "exported:")
+        for line in demo_analysis.lines(data_dir / CONFIG_FILE, data_dir, ANALYSIS_TIMEOUT_S):
             say(f"  {line}")
     except BaseException as exc:  # step 8 must run whatever happened
         failure = exc
@@ -223,9 +270,11 @@ def _say_world(say: Say, world: dict[str, Any], sink: demo_lab.MailSink) -> None
 
 
 def _write_settings(data_dir: Path, world: dict[str, Any], sink: demo_lab.MailSink,
-                    log_level: str, say: Say) -> Settings:
+                    log_level: str, say: Say,
+                    evidence: demo_evidence.EvidenceSetup) -> Settings:
     path = data_dir / CONFIG_FILE
-    path.write_text(demo_config.config_text(world, sink.port, str(sink.cert), log_level))
+    path.write_text(demo_config.config_text(world, sink.port, str(sink.cert), log_level)
+                    + demo_evidence.config_table(evidence))
     try:
         settings = load_settings(path, overrides={"data_dir": str(data_dir)})
     except ConfigError as exc:
@@ -308,9 +357,9 @@ def _searches(settings: Settings, data_dir: Path, world: dict[str, Any],
         say(f"    {total} matches")
         for row in rows:
             say(f"      {row}")
+    say("  turned pictures and videos matched, and what the negative list suppressed:")
+    for line in _run_async(6, demo_hygiene.result_lines(settings), SEARCH_TIMEOUT_S):
+        say(f"    {line}")
+    say(f"  lists with their settings and counts: heroes --data-dir {data_dir} hashes lists")
     say(f"  alerts: heroes --data-dir {data_dir} alerts list")
 
-
-async def run_demo(settings: Settings, *, quick: bool, say: Say) -> None:
-    """The quick demo (the full one is :func:`run_full`, which is not a coroutine)."""
-    await run_sample(settings, say)

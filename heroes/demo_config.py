@@ -18,6 +18,8 @@ RECIPIENT = "duty-analyst@unit.example"
 SWARM_LIST = "lab-swarm"
 MEDIA_LIST = "lab-media"
 WALLET_LIST = "lab-wallets"
+TURNED_LIST = "lab-turned"
+VIDEO_LIST = "lab-videos"
 PROBE_IP = "127.0.0.9"
 
 
@@ -27,11 +29,13 @@ class HashList:
     type: str
     category: str
     values: tuple[str, ...]
+    settings: tuple[tuple[str, str], ...] = ()  # list settings: ("kind", "negative"), ...
 
     def text(self) -> str:
-        """The list as a plain one-value-per-line file."""
-        header = f"# {self.name}: {self.type} values flagged in the lab world\n"
-        return header + "".join(f"{v}\n" for v in self.values)
+        """The list as a plain one-value-per-line file, its settings as ``#!`` lines."""
+        header = f"# {self.name}: {self.type} values of the lab world\n"
+        settings = "".join(f"#! {name}: {value}\n" for name, value in self.settings)
+        return header + settings + "".join(f"{v}\n" for v in self.values)
 
 
 def _toml(value: Any) -> str:
@@ -57,7 +61,7 @@ def alert_rules() -> list[dict[str, Any]]:
         {"name": "flagged-peer", "type": "hit", "severity": "critical",
          "kinds": ["observation"], "lists": [SWARM_LIST], "key": ["infohash", "ip"], **common},
         {"name": "flagged-page", "type": "hit", "severity": "high", "kinds": ["page"],
-         "lists": [SWARM_LIST, MEDIA_LIST], "key": ["host"], **common},
+         "lists": [SWARM_LIST, MEDIA_LIST, TURNED_LIST, VIDEO_LIST], "key": ["host"], **common},
         {"name": "wallet-new-host", "type": "new_term", "severity": "medium",
          "kinds": ["page"], "lists": [WALLET_LIST], "field": "host", **common},
     ]
@@ -86,7 +90,12 @@ def config_text(world: dict[str, Any], smtp_port: int, ca_cert: str, log_level: 
         "announce": True,
         "trackers": swarm["trackers"],
         "dht_bootstrap_nodes": [swarm["dht_bootstrap"]],
-        "dht_interval_s": 2.0,
+        # Every lab DHT node shares 127.0.0.0/8: the real-network defences would keep one.
+        "dht_restrict_routing_ips": False,
+        "dht_restrict_search_ips": False,
+        "dht_prefer_verified_node_ids": False,
+        "dht_ignore_dark_internet": False,
+        "dht_revisit_s": 2.0,
         "peer_poll_s": 0.25,
         "index_refresh_s": 2.0,
         "metadata_timeout_s": 20.0,

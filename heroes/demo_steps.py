@@ -2,8 +2,8 @@
 
 Hash lists go in through :func:`index.hashsets.importer.import_file`; the crawl is the real
 ``heroes crawl`` in a child process (Scrapy's reactor runs once per process); the probe is
-:class:`monitors.probe.Probe` with :meth:`index.store.Store.drain_role` beside it; alert
-email leaves through :class:`index.alerts.sender.Sender`; the console account is a
+:class:`monitors.probe.Probe` with the drain role (:class:`index.store.DrainRole`) beside it; alert
+email leaves through :class:`alerting.sender.Sender`; the console account is a
 :class:`heroes.console.users.UserStore` user. Each step returns what it found as plain
 data and raises :class:`StepFailed` with a message that says what did not happen.
 Reads the settings the caller passes (the demo's own file, see :mod:`heroes.demo_config`).
@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
+from documents import Page
+from documents.fields import values_at
 from heroes.demo_config import HashList
-from heroes.stages import drain_stages
-from index.documents import Page
-from index.documents.fields import values_at
-from index.query.model import Search, Term, TermsAgg
-from index.query.querystring import parse_query_string
 from index.store import Store
+from query.model import Search, Term, TermsAgg
+from query.querystring import parse_query_string
 
 ENTITY_FIELDS = tuple(f for f in Page.FIELDS if f.startswith("entities."))
 
@@ -57,7 +56,9 @@ def import_lists(settings: Settings, lists_dir: Path, lists: Iterable[HashList])
                                  type_name=hl.type, category=hl.category)
             if report.problems:
                 raise StepFailed(f"hash list {path} has bad lines: {report.problems[:3]}")
-            lines.append(f"list {hl.name}: {report.read} {hl.type} values from {path}")
+            settings_text = ", ".join(f"{k} {v}" for k, v in hl.settings)
+            lines.append(f"list {hl.name}: {report.read} {hl.type} values from {path}"
+                         + (f" ({settings_text})" if settings_text else ""))
     finally:
         members.close()
         store.close()
@@ -165,10 +166,11 @@ async def probe(settings: Settings, swarm: dict[str, Any], timeout_s: float) -> 
             stop.set()
 
     try:
-        async with Probe(settings, store, use_index=True) as p:
+        p = Probe(settings, store, use_index=True)
+        async with store.drain_role() as drain, p:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(p.run(stop))
-                tg.create_task(store.drain_role(stop, drain_stages(settings, store)))
+                tg.create_task(drain.run(stop))
                 tg.create_task(until_seen(p))
             elapsed = time.monotonic() - started
             rows = [PeerRow(k, ip, port, r.client, r.level, r.have_fraction)
@@ -204,10 +206,11 @@ def sink_subjects(directory: Path) -> list[str]:
 
 async def deliver_alerts(settings: Settings, sink_dir: Path, timeout_s: float) -> Delivery:
     """Run the sender until the outbox is empty, then index the alerts' delivery status."""
-    from index.alerts.sender import Sender
+    from alerting.sender import Sender
 
     store = Store(settings)
     sender = Sender(settings, store.append)
+    sender.open()
     deadline = time.monotonic() + timeout_s
     try:
         while True:
@@ -220,7 +223,7 @@ async def deliver_alerts(settings: Settings, sink_dir: Path, timeout_s: float) -
             await asyncio.sleep(settings.smtp.poll_s)
         if counts.get("failed"):
             raise StepFailed(f"the SMTP sink refused {counts['failed']} alert messages")
-        async with store.writer(drain_stages(settings, store)) as drainer:
+        async with store.writer(with_stages=True) as drainer:
             await drainer.drain_all()
     finally:
         sender.close()

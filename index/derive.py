@@ -7,37 +7,22 @@ the page), and the probe watches every torrent the index holds.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
-from urllib.parse import parse_qs, urlsplit
 
-from index.documents import Document, Page, Torrent
+from documents import Document, Page, Torrent
+from identifiers import InvalidIdentifier
+from identifiers.magnet import parse_magnet
 
 
 def infohashes_of_magnet(magnet: str) -> tuple[str | None, str | None, str]:
     """(v1 hex, v2 hex, display name) of a magnet URI; (None, None, "") when it names none."""
-    parts = urlsplit(magnet)
-    if parts.scheme != "magnet":
+    try:
+        parsed = parse_magnet(magnet)
+    except InvalidIdentifier:
         return None, None, ""
-    query = parse_qs(parts.query)
-    v1 = v2 = None
-    for xt in query.get("xt", []):
-        if xt.lower().startswith("urn:btih:"):
-            value = xt[9:]
-            if len(value) == 40 and all(c in "0123456789abcdefABCDEF" for c in value):
-                v1 = value.lower()
-            elif len(value) == 32:
-                try:
-                    v1 = base64.b32decode(value.upper()).hex()
-                except (binascii.Error, ValueError):
-                    continue
-        elif xt.lower().startswith("urn:btmh:1220"):
-            value = xt[13:]
-            if len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value):
-                v2 = value.lower()
-    name = query.get("dn", [""])[0]
-    return v1, v2, name
+    v1 = parsed.v1[0] if parsed.v1 else None
+    v2 = parsed.v2[0] if parsed.v2 else None
+    return v1, v2, parsed.name
 
 
 def torrents_from_page(page: Page) -> list[Torrent]:
@@ -55,8 +40,10 @@ def torrents_from_page(page: Page) -> list[Torrent]:
             found_on=[page.url],
             first_seen=page.fetched_at,
         )
+    named = {*found, *(t.infohash_v2 for t in found.values() if t.infohash_v2)}
     for infohash in page.entities.infohashes:
-        if infohash not in found and len(infohash) in (40, 64):
+        # A hybrid link's v2 is its torrent's infohash_v2, not a torrent of its own.
+        if infohash not in named and len(infohash) in (40, 64):
             found[infohash] = Torrent(
                 infohash=infohash, found_on=[page.url], first_seen=page.fetched_at
             )

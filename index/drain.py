@@ -4,25 +4,33 @@ Outcomes per spooled document: committed (removed from the spool), refused by th
 (moved to ``rejected`` with the reason), invalid JSON for its kind (moved to ``rejected``),
 or left in the spool because the backend is down (retried with backoff).
 
+A batch is written when it is full (``index.batch_size`` documents) or when its oldest
+document has waited ``index.batch_age_s`` seconds, whichever comes first; on stop, and in
+:meth:`Drainer.drain_all`, everything in the spool is written at once.
+
 Drain stages (flagged-value matching, alert rules) see every document exactly once per
 commit: ``before_write`` may mark documents, ``after_commit`` runs once the backend
 committed and before the spool forgets them, so a crash replays the batch and stages must
-be idempotent (deterministic ids make that easy).
+be idempotent (deterministic ids make that easy). Kinds that merge versions are merged with
+the stored copy before the stages see them; a backend that writes them conditionally
+(:class:`ReadsForMerge`, Elasticsearch) keeps the versions of that one read for its write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
+from documents import KINDS, Document
+from documents.base import validate
+from errors import BackendUnavailable, InvalidDocument
 from index.backends.base import Backend
-from index.documents import KINDS, Document
-from index.documents.base import validate
-from index.errors import BackendUnavailable, InvalidDocument
 from index.spool import Spool, SpooledDoc
+from telemetry.metrics import BACKEND_ERRORS, DRAIN_LAG, DRAINED, SET_ASIDE
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +47,23 @@ class DrainStage(Protocol):
         ...
 
 
+@runtime_checkable
+class ReadsForMerge(Protocol):
+    """A backend whose merge read also serves its conditional write (no second read)."""
+
+    async def read_for_merge(self, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored ``_source`` of each id, as :meth:`Backend.get`; the versions are kept
+        for the next write."""
+        ...
+
+
 @dataclass
 class DrainCounters:
     batches: int = 0
     committed: int = 0
     rejected: int = 0
     backend_failures: int = 0
+    consumed: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
@@ -91,9 +110,11 @@ class Drainer:
             refused = await self.backend.write(docs)
         except BackendUnavailable:
             self.counters.backend_failures += 1
+            BACKEND_ERRORS.labels(self.backend.name).inc()
             raise
         refused_ids = {(r.kind, r.doc_id): r.reason for r in refused}
-        committed = [d for d in docs if (d.KIND, d.id) not in refused_ids]
+        # An id is a hash of the key, computed on each access: only look when some were refused.
+        committed = [d for d in docs if (d.KIND, d.id) not in refused_ids] if refused_ids else docs
         for stage in self.stages:
             await stage.after_commit(committed)
         for item, _ in valid:
@@ -111,8 +132,14 @@ class Drainer:
         self.counters.batches += 1
         self.counters.committed += len(batch) - len(invalid)
         self.counters.rejected += len(invalid)
+        self.counters.consumed += len(batch)
         for item in batch:
             self.counters.by_kind[item.kind] = self.counters.by_kind.get(item.kind, 0) + 1
+            if item.seq not in rejected_seqs:
+                DRAINED.labels(item.kind).inc()
+        for item, _ in invalid:
+            SET_ASIDE.labels(item.kind).inc()
+        DRAIN_LAG.set(max(time.time() - min(i.added_at for i in batch), 0.0))
         return len(batch)
 
     async def _merge(self, docs: list[Document]) -> list[Document]:
@@ -126,8 +153,10 @@ class Drainer:
             # A kind whose newer version simply replaces the older needs no look-up.
             if KINDS[kind].merged_with is not Document.merged_with:
                 by_kind.setdefault(kind, []).append(doc_id)
+        read = (self.backend.read_for_merge if isinstance(self.backend, ReadsForMerge)
+                else self.backend.get)
         for kind, ids in by_kind.items():
-            existing = await self.backend.get(kind, ids)
+            existing = await read(kind, ids)
             for doc_id, source in existing.items():
                 try:
                     old = validate(KINDS[kind], source)
@@ -146,20 +175,32 @@ class Drainer:
     async def run(
         self, stop: asyncio.Event, *, idle_s: float = 0.2, max_backoff_s: float = 30.0
     ) -> None:
-        """Drain until ``stop`` is set, then finish the batch in hand. Backend outages back off."""
+        """Drain until ``stop`` is set; a batch goes when full or when its oldest document
+        has waited ``batch_age_s``. Backend outages back off. The caller flushes the rest
+        (:meth:`drain_all`)."""
         backoff = 0.5
         while not stop.is_set():
+            wait = await asyncio.to_thread(self._until_due)
+            if wait > 0:
+                await _wait(stop, min(wait, idle_s))
+                continue
             try:
-                n = await self.drain_once()
+                await self.drain_once()
                 backoff = 0.5
             except BackendUnavailable as exc:
                 log.warning("backend unavailable, retrying in %.1fs: %s", backoff, exc)
-                n = 0
                 await _wait(stop, backoff)
                 backoff = min(backoff * 2, max_backoff_s)
-                continue
-            if n < self.batch_size:
-                await _wait(stop, idle_s)
+
+    def _until_due(self) -> float:
+        """Seconds until a batch is due: 0 when one is full or its oldest document is old
+        enough, ``inf`` when the spool is empty."""
+        age = self.spool.oldest_age()
+        if age is None:
+            return float("inf")
+        if age >= self.batch_age_s or sum(self.spool.backlog().values()) >= self.batch_size:
+            return 0.0
+        return self.batch_age_s - age
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

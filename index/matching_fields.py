@@ -1,10 +1,13 @@
 """Which values of a document are checked against the flagged lists (pure functions).
 
-page: media md5/sha1/sha256/pdq (PDQ with its quality), entities btc/xmr/eth/emails/pgp,
-infohashes and magnet links; observation: infohash and infohash_v2; torrent: infohash
-and infohash_v2. Values are normalised with the hash types so that upper-case hex or a
-magnet link match the stored canonical form; values that do not parse are skipped (the
-producer validated what it could; an odd value simply cannot be on a list).
+page: media md5/sha1/sha256/pdq (PDQ with its quality; with the image's eight dihedral
+PDQ hashes, ``pdq_dihedral``, each of them, naming its transform), entities btc/xmr/eth/emails/pgp,
+infohashes and magnet links (every infohash a link names: both of a hybrid torrent);
+observation: infohash and infohash_v2; torrent: infohash and infohash_v2. Values are
+normalised by their identifier type (:mod:`identifiers`), the one hash lists are normalised
+by, so that upper-case hex, an EIP-55 address or a magnet link match the stored canonical
+form; values that do not parse are skipped (the producer validated what it could; an odd
+value simply cannot be on a list).
 """
 
 from __future__ import annotations
@@ -12,9 +15,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from index.documents import Document, Observation, Page, Torrent
-from index.hashsets.errors import BadValue
-from index.hashsets.registry import HASH_TYPES
+from documents import Document, Observation, Page, Torrent
+from identifiers import IDENTIFIERS, InvalidIdentifier
+from identifiers.infohash import infohashes_of
+
+# The order of ``Media.pdq_dihedral`` (pdqhash.compute_dihedral's order). The crawler names
+# the same order; index cannot import it, and a test checks that the two agree.
+PDQ_TRANSFORMS = (
+    "original", "rot90", "rot180", "rot270", "flipX", "flipY", "flipPlus1", "flipMinus1"
+)
 
 ENTITY_TYPES = {
     "btc": "btc",
@@ -35,6 +44,7 @@ class Probe(NamedTuple):
     field: str  # where in the document, e.g. media.sha256
     media: int | None = None  # index into page.media
     quality: int | None = None  # PDQ only
+    transform: str | None = None  # PDQ of a turned or mirrored image: which (PDQ_TRANSFORMS)
 
 
 def probes_of(doc: Document) -> list[Probe]:
@@ -55,11 +65,20 @@ def _page(page: Page) -> list[Probe]:
             value = getattr(media, name)
             if value:
                 out.append(_probe(name, value, f"media.{name}", media=i))
-        if media.pdq:
+        dihedral = getattr(media, "pdq_dihedral", None) or []
+        if media.pdq and not dihedral:
             out.append(_probe("pdq", media.pdq, "media.pdq", media=i, quality=media.pdq_quality))
+        for transform, value in zip(PDQ_TRANSFORMS, dihedral, strict=False):
+            out.append(
+                _probe("pdq", value, "media.pdq", media=i, quality=media.pdq_quality,
+                       transform=transform)
+            )
     for attr, type_name in ENTITY_TYPES.items():
         for value in getattr(page.entities, attr):
-            out.append(_probe(type_name, value, f"entities.{attr}"))
+            if attr == "magnets":
+                out += [Probe(type_name, h, "entities.magnets") for h in _magnet_hashes(value)]
+            else:
+                out.append(_probe(type_name, value, f"entities.{attr}"))
     return list(dict.fromkeys(p for p in out if p is not None))
 
 
@@ -67,15 +86,29 @@ def _page(page: Page) -> list[Probe]:
 def _normalized(type_name: str, raw: str) -> str | None:
     # Wallets, emails and magnets recur across pages; base58check and URL parsing are not free.
     try:
-        return HASH_TYPES.normalize(type_name, raw)
-    except BadValue:
+        return IDENTIFIERS.get(type_name).parse(raw)
+    except InvalidIdentifier:
         return None
 
 
+@lru_cache(maxsize=16384)
+def _magnet_hashes(link: str) -> tuple[str, ...]:
+    try:
+        return infohashes_of(link)
+    except InvalidIdentifier:
+        return ()
+
+
 def _probe(
-    type_name: str, raw: str, field: str, *, media: int | None = None, quality: int | None = None
+    type_name: str,
+    raw: str,
+    field: str,
+    *,
+    media: int | None = None,
+    quality: int | None = None,
+    transform: str | None = None,
 ) -> Probe | None:
     value = _normalized(type_name, raw)
     if value is None:
         return None
-    return Probe(type_name, value, field, media, quality)
+    return Probe(type_name, value, field, media, quality, transform)

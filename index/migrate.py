@@ -14,11 +14,11 @@ import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
+from documents import KINDS, Document
+from documents.base import validate
+from errors import InvalidDocument
 from index.backends.base import Backend
-from index.documents import KINDS, Document
-from index.documents.base import validate
-from index.errors import InvalidDocument
-from index.query.model import Search, SortField
+from query.model import Search, SortField
 
 log = logging.getLogger(__name__)
 

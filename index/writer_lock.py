@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from index.errors import WriterLocked
+from errors import WriterLocked
 
 
 class WriterLock:

@@ -6,8 +6,9 @@ dictionary, turns it into a ``torrent`` document (name, files, sizes, pieces) an
 torrent at once. Its torrents are in ``upload_mode | default_dont_download``: it downloads
 and serves no piece. No trackers, no DHT, no PEX, no LSD.
 
-Reads the ``probe`` settings section (listen_ip, metadata_timeout_s). Outcomes per target:
-fetched (``on_torrent`` called), timed out (retried when new peers are offered), failed
+Reads the ``probe`` settings section (listen interfaces, metadata_timeout_s). Outcomes per
+target: fetched (``on_torrent`` called), timed out (retried when new peers are offered),
+every offered peer gone (``on_failed`` called, retried when new peers are offered), failed
 (logged with libtorrent's reason).
 """
 
@@ -23,11 +24,11 @@ from typing import Any
 import libtorrent as lt
 
 from config.sections.probe import ProbeSettings
-from index.documents import Torrent, utcnow
-from index.documents.torrent import TorrentFile
+from documents import Torrent, utcnow
+from documents.torrent import TorrentFile
 from monitors.alert_pump import AlertPump
 from monitors.errors import SessionError
-from monitors.lt_settings import base_settings
+from monitors.lt_settings import probe_pack
 from monitors.targets import Target
 from monitors.torrent_params import add_params
 
@@ -52,9 +53,14 @@ def torrent_document(target: Target, ti: Any) -> Torrent:
 class MetadataFetcher:
     """One short-lived torrent per target until its info dictionary arrived."""
 
-    def __init__(self, settings: ProbeSettings, on_torrent: Callable[[Target, Torrent], None]):
+    def __init__(self, settings: ProbeSettings, on_torrent: Callable[[Target, Torrent], None],
+                 on_failed: Callable[[Target], None] | None = None):
         self.settings = settings
         self.on_torrent = on_torrent
+        # Called when a target's metadata did not come: every peer offered dropped or
+        # refused us, or the attempt timed out.
+        self.on_failed = on_failed
+        self._lost: dict[str, int] = {}
         self.session: lt.session | None = None
         self.pump: AlertPump | None = None
         self.done: set[str] = set()
@@ -64,17 +70,19 @@ class MetadataFetcher:
         self.stats: dict[str, int] = {}
         self.fetched = 0
         self.timeouts = 0
+        self.failures = 0
 
     def start(self) -> None:
-        pack = base_settings(self.settings.listen_ip, 0, dht=False, bootstrap=[],
-                             user_agent=self.settings.user_agent or None)
+        pack = probe_pack(self.settings, port=0, dht=False)
         pack.update({"unchoke_slots_limit": 0, "min_reconnect_time": self.settings.min_reconnect_s,
-                     "close_redundant_connections": False})
+                     "close_redundant_connections": False,
+                     # libtorrent dials 30 peers a second by default; discovery offers more.
+                     "connection_speed": 500})
         try:
             self.session = lt.session(pack)  # default plugins: ut_metadata is the point here
         except RuntimeError as exc:
             raise SessionError(f"cannot start the metadata session on "
-                               f"{self.settings.listen_ip!r}: {exc}") from exc
+                               f"{self.settings.interfaces(0)!r}: {exc}") from exc
         self.pump = AlertPump(self.session, self._on_alert, "metadata")
 
     def want(self, target: Target, peers: list[tuple[str, int]]) -> None:
@@ -95,9 +103,6 @@ class MetadataFetcher:
                 self._dialled[target.key].add(ep)
                 handle.connect_peer(ep, 0)
 
-    def in_progress(self, key: str) -> bool:
-        return key in self._active
-
     async def run(self, stop: asyncio.Event) -> None:
         assert self.pump is not None, "start() first"
         async with asyncio.TaskGroup() as tg:
@@ -114,16 +119,23 @@ class MetadataFetcher:
                 return
             self.session.post_session_stats()
             now = time.monotonic()
-            for key, (handle, _, started) in list(self._active.items()):
+            for key, (handle, target, started) in list(self._active.items()):
                 if now - started > self.settings.metadata_timeout_s:
                     log.info("metadata of %s not received in %.0fs; will retry with new peers",
                              key, self.settings.metadata_timeout_s)
                     self.timeouts += 1
                     self._drop(key, handle)
+                    if self.on_failed is not None:
+                        self.on_failed(target)
+
+    @property
+    def active(self) -> int:
+        return len(self._active)
 
     def _drop(self, key: str, handle: lt.torrent_handle) -> None:
         self._active.pop(key, None)
         self._dialled.pop(key, None)
+        self._lost.pop(key, None)
         if self.session is not None:
             self.session.remove_torrent(handle)
 
@@ -138,10 +150,26 @@ class MetadataFetcher:
                     log.info("metadata of %s: %r, %d files, %d pieces", key, doc.name,
                              len(doc.files), doc.num_pieces or 0)
                     self.on_torrent(target, doc)
+        elif isinstance(alert, lt.peer_disconnected_alert | lt.peer_error_alert):
+            self._on_lost(alert)
         elif isinstance(alert, lt.metadata_failed_alert):
             log.warning("metadata of %s failed: %s", alert.handle.info_hashes(), alert.message())
         elif isinstance(alert, lt.session_stats_alert):
             self.stats = {k: int(v) for k, v in alert.values.items() if k.startswith("net.")}
+
+    def _on_lost(self, alert: Any) -> None:
+        if not alert.handle.is_valid():
+            return
+        for key, (handle, target, _) in list(self._active.items()):
+            if handle == alert.handle:
+                self._lost[key] = self._lost.get(key, 0) + 1
+                if self._lost[key] >= len(self._dialled.get(key, ())):
+                    # Every peer offered is gone: waiting for the timeout would hold a slot.
+                    self.failures += 1
+                    self._drop(key, handle)
+                    if self.on_failed is not None:
+                        self.on_failed(target)
+                return
 
     def payload(self) -> dict[str, int]:
         return {"recv_payload_bytes": self.stats.get("net.recv_payload_bytes", 0),

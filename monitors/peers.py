@@ -3,7 +3,8 @@
 Levels (the evidence ladder): 0 an address reported by a tracker, the DHT or PEX only;
 1 the peer completed a BitTorrent handshake for this infohash; 2 the peer announced pieces
 (bitfield, HAVE or HAVE_ALL); 3 pieces verified from this one peer (``monitors.verify``).
-Reads no settings.
+When the peer's messages are captured (:mod:`monitors.artifacts`), a sighting claims no
+level those messages do not prove, and carries them. Reads no settings.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from monitors.artifacts import ConnectionArtifacts, justified_level
 
 # peer_info.source bits, as libtorrent defines them.
 SOURCE_BITS = {1: "tracker", 2: "dht", 4: "pex", 8: "lsd", 16: "resume_data"}
@@ -89,16 +92,25 @@ class Sighting:
     have_fraction: float | None = None
     seed: bool = False
     have_bits: tuple[bool, ...] = ()
+    # The peer's messages behind the level (ConnectionArtifacts.to_json), when captured.
+    artifacts: dict[str, Any] | None = field(default=None, compare=False, hash=False)
 
 
-def sighting_from_peer_info(key: str, info: Any, num_pieces: int | None,
-                            at: datetime) -> Sighting:
-    """Grade a libtorrent ``peer_info`` of a connected peer."""
+def sighting_from_peer_info(key: str, info: Any, num_pieces: int | None, at: datetime,
+                            artifacts: ConnectionArtifacts | None = None, *,
+                            captured: bool = False) -> Sighting:
+    """Grade a libtorrent ``peer_info`` of a connected peer.
+
+    With ``captured``, ``artifacts`` holds what the peer sent on this connection (None:
+    nothing yet), and the level is capped at what those messages prove.
+    """
     ip, port = info.ip
     flags = int(info.flags)
     pieces = tuple(bool(b) for b in info.pieces)
     seed = bool(flags & FLAG_SEED)
     level = level_of(flags, pieces)
+    if captured:
+        level = justified_level(level, artifacts)
     pid = bytes(info.pid.to_bytes()) if level else b""
     raw_client = info.client
     client_v = (raw_client.decode("utf-8", "replace") if isinstance(raw_client, bytes)
@@ -114,4 +126,5 @@ def sighting_from_peer_info(key: str, info: Any, num_pieces: int | None,
         have_fraction=have_fraction(pieces, num_pieces, seed) if level >= LEVEL_PIECES else None,
         seed=seed,
         have_bits=pieces,
+        artifacts=artifacts.to_json(num_pieces) if captured and artifacts and level else None,
     )

@@ -1,12 +1,13 @@
 """The probe role: watch every target, record observations, fetch metadata, keep state.
 
 ``Probe`` ties the parts together inside one ``asyncio.TaskGroup``: the watcher session
-(peers and levels), the metadata fetcher (``torrent`` documents), a loop re-reading the
-index for new targets every ``probe.index_refresh_s`` and a loop saving state. On stop it
-takes a last payload snapshot of both sessions, writes the run summary
-(``<data_dir>/probe/<probe_id>/runs.jsonl``) and saves state, so a restarted probe resumes
-its targets. Payload bytes must be 0 in both directions; a non-zero counter is logged as
-an error and marks the run (``payload_ok`` false).
+(peers and levels; it shares ``probe.max_connections`` fairly among the targets, which
+``heroes probe`` shows as ``connections_per_target``), the metadata fetcher (``torrent``
+documents), a loop re-reading the index for new targets every ``probe.index_refresh_s``
+and a loop saving state. On stop it takes a last payload snapshot of both sessions, writes
+the run summary (``<data_dir>/probe/<probe_id>/runs.jsonl``) and saves state, so a
+restarted probe resumes its targets. Payload bytes must be 0 in both directions; a
+non-zero counter is logged as an error and marks the run (``payload_ok`` false).
 
 Reads the ``probe`` settings section and ``data_dir``; the index through
 ``index.store.Store``.
@@ -28,14 +29,15 @@ from typing import Any
 import libtorrent as lt
 
 from config import Settings
-from index.chainlog import ChainLog
-from index.documents import Observation, Torrent, iso, utcnow
-from index.errors import BackendUnavailable
+from documents import Observation, Torrent, iso, utcnow
+from errors import BackendUnavailable
 from index.store import Store
-from monitors.evidence import log_path
+from monitors.evidence import open_probe_log, probe_sealer
 from monitors.metadata import MetadataFetcher
+from monitors.peer_table import evict_oldest
 from monitors.peers import Sighting
 from monitors.recorder import Recorder
+from monitors.shards import target_split
 from monitors.targets import Target, TargetState, merge_targets, targets_from_index
 from monitors.watcher import Watcher
 
@@ -78,7 +80,13 @@ class RunSummary:
 
 
 class Probe:
-    """One probe run; use ``async with Probe(...) as p: await p.run(stop)``."""
+    """One probe run (the probe role); ``async with Probe(...) as p: await p.run(stop)``.
+
+    Entry loads the saved targets and starts the libtorrent sessions; exit records the run
+    summary, saves state and closes the sessions.
+    """
+
+    name = "probe"
 
     def __init__(self, settings: Settings, store: Store, *, targets: Iterable[Target] = (),
                  use_index: bool = True, seed_peers: Iterable[tuple[str, int]] = ()):
@@ -94,9 +102,12 @@ class Probe:
         self.fetcher = MetadataFetcher(self.cfg, self._on_torrent)
         self.recorder = Recorder(
             probe_id=self.cfg.probe_id, version=self.version, spool=store.spool,
-            evidence=ChainLog(log_path(settings.data_dir, self.cfg.probe_id)),
+            evidence=open_probe_log(settings.data_dir, self.cfg.probe_id),
             target_of=self._target_of, refresh_s=self.cfg.observation_refresh_s,
             extra={"config_hash": config_hash(settings)})
+        self.sealer = probe_sealer(settings, self.recorder.evidence)
+        # Which targets are this probe's when several split them (probe.shard, Redis).
+        self.split = target_split(self.cfg, settings.coordination)
         self.summary = RunSummary(started=iso(utcnow()))
         self.started_at = time.monotonic()
         self.first_seen_at: dict[tuple[str, str, int], float] = {}
@@ -108,8 +119,10 @@ class Probe:
         self.watcher.start()
         if self.cfg.metadata:
             self.fetcher.start()
+        await self.split.join()
         for t in merge_targets(self.state.targets()):
-            self._watch(t)
+            if self.split.owns(t.key):
+                self._watch(t)
         self.state.save()
         return self
 
@@ -141,6 +154,8 @@ class Probe:
             fh.write(json.dumps(self.summary.__dict__) + "\n")
         self.watcher.close()
         self.fetcher.close()
+        await asyncio.to_thread(self.sealer.close)  # the clean-stop tree head
+        await self.split.leave()
 
     def _watch(self, target: Target) -> None:
         self.watcher.add(target)
@@ -158,6 +173,8 @@ class Probe:
         for t in merge_targets(targets):
             if self.state.add(t):
                 new += 1
+            if not self.split.owns(t.key):
+                continue
             # Watcher.targets includes adds still under way, which must not be sent twice.
             if t.key not in self.watcher.targets and not (
                     t.v1 is None and any(x.v2 == t.v2 for x in self.watcher.targets.values())):
@@ -167,11 +184,28 @@ class Probe:
             log.info("%d new targets (%d watched)", new, len(self.watcher.handles))
         return new
 
+    def _resplit(self) -> None:
+        """The live probes changed: watch the targets now ours, drop those now another's."""
+        mine = {t.key: t for t in merge_targets(self.state.targets()) if self.split.owns(t.key)}
+        dropped = [k for k in list(self.watcher.targets) if k not in mine]
+        for key in dropped:
+            self.watcher.remove(key)
+        self.watcher.prune_artifacts()
+        added = [t for k, t in mine.items() if k not in self.watcher.targets]
+        for t in added:
+            self._watch(t)
+        log.info("targets re-split (%s): %d taken over, %d handed on, %d watched",
+                 self.split.description, len(added), len(dropped), len(mine))
+
     def _target_of(self, key: str) -> Target | None:
         return self.watcher.targets.get(key)
 
     def _on_sightings(self, sightings: list[Sighting]) -> None:
         docs = self.recorder.add(sightings)
+        dropped = evict_oldest(self.recorder.peers, self.cfg.max_peers_in_memory)
+        if dropped:
+            log.info("%d least recently seen peers dropped from memory (recorded already)",
+                     dropped)
         now = time.monotonic()
         for s in sightings:
             if s.level >= 1:
@@ -206,9 +240,11 @@ class Probe:
     async def run(self, stop: asyncio.Event) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.watcher.run(stop))
+            tg.create_task(self.sealer.run(stop))
             if self.cfg.metadata:
                 tg.create_task(self.fetcher.run(stop))
             tg.create_task(self._save_loop(stop))
+            tg.create_task(self.split.run(stop, self._resplit))
             if self.use_index:
                 tg.create_task(self._index_loop(stop))
 
@@ -239,11 +275,15 @@ class Probe:
             "targets": len(self.watcher.handles),
             "targets_pending": len(self.watcher.pending),
             "targets_failed": len(self.watcher.failed),
+            "connections_per_target": self.watcher.connection_cap,
             "peers": len(self.recorder.peers),
             "peers_by_level": {f"L{k}": v for k, v in sorted(levels.items())},
             "observations": self.recorder.recorded,
             "observations_per_min": round(self.recorder.recorded * 60 / elapsed, 1),
             "dht_lookups_per_s": round(self.watcher.dht_lookups / elapsed, 2),
+            "dht_revisit_s": round(self.watcher.pacer.revisit_in_effect_s, 1),
+            "dht_keeping_up": self.watcher.pacer.keeping_up(),
+            "dht_lag_s": round(self.watcher.pacer.lag_s(time.monotonic()), 1),
             "metadata_fetched": self.fetcher.fetched,
             "payload": {"watcher": self.watcher.payload(), "metadata": self.fetcher.payload()},
         }

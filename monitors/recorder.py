@@ -4,8 +4,16 @@ One observation per (infohash, ip, port) is recorded when the peer is first seen
 whenever what we know about it grows: a higher level, a new source, a changed piece
 fraction, a client name; a peer still connected is re-recorded every
 ``probe.observation_refresh_s`` so last_seen moves. Each recorded observation is first
-appended to the probe's hash-chained evidence log and then, carrying that record's hash
-as ``chain_hash``, to the spool. Reads the ``probe`` settings section.
+appended to the probe's sealed evidence log and then, carrying that record's leaf hash
+as ``chain_hash``, to the spool.
+
+An observation of level 1 or more carries the peer's messages behind its level (the
+sighting's artifacts, :mod:`monitors.artifacts`): the evidence record holds them under
+``artifacts`` with their hash ``artifacts_sha256``, and the document keeps the hash, so a
+record exported from the log carries the messages and the index points at them. Each
+record also says what disciplined the probe's clock (``clock_source``, ``clock_offset_s``;
+the record's ``clock`` holds the source's full answer, :mod:`monitors.clock`). Reads the
+``probe`` settings section.
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from index.chainlog import ChainLog
-from index.documents import Observation
+from documents import Observation
+from evidence.sealedlog import SealedLog
 from index.spool import Spool
+from monitors.artifacts import canonical_sha256
+from monitors.clock import ClockReader, ClockStatus
 from monitors.peers import Sighting
 from monitors.targets import Target
+from telemetry.metrics import OBSERVATIONS
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +49,7 @@ class PeerRecord:
     ext_v: str
     verified_pieces: tuple[int, ...] = ()
     emitted_at: float = 0.0
+    artifacts: dict[str, Any] | None = None
 
 
 def bits_hex(bits: tuple[bool, ...]) -> str:
@@ -52,9 +64,10 @@ def bits_hex(bits: tuple[bool, ...]) -> str:
 class Recorder:
     """Dedupe sightings per peer and record the ones that add something."""
 
-    def __init__(self, *, probe_id: str, version: str, spool: Spool, evidence: ChainLog,
+    def __init__(self, *, probe_id: str, version: str, spool: Spool, evidence: SealedLog,
                  target_of: Callable[[str], Target | None], refresh_s: float,
-                 extra: dict[str, Any] | None = None):
+                 extra: dict[str, Any] | None = None,
+                 clock: Callable[[], ClockStatus] | None = None):
         self.probe_id = probe_id
         self.version = version
         self.spool = spool
@@ -62,6 +75,7 @@ class Recorder:
         self.target_of = target_of
         self.refresh_s = refresh_s
         self.extra = extra or {}
+        self.clock = clock or ClockReader()
         self.peers: dict[tuple[str, str, int], PeerRecord] = {}
         self.recorded = 0
         self.on_record: list[Callable[[Observation], None]] = []
@@ -80,6 +94,7 @@ class Recorder:
             self.spool.append(docs)
             self.recorded += len(docs)
             for doc in docs:
+                OBSERVATIONS.labels(f"L{doc.level}").inc()
                 for hook in self.on_record:
                     hook(doc)
         return docs
@@ -89,10 +104,13 @@ class Recorder:
         old = self.peers.get(key)
         if old is None:
             rec = PeerRecord(s.at, s.at, set(s.sources), s.level, s.have_fraction, s.peer_id,
-                             s.client, s.ext_v)
+                             s.client, s.ext_v, artifacts=s.artifacts)
             self.peers[key] = rec
             return True, rec
         changed = False
+        if s.artifacts is not None:
+            # The latest messages go with the next record; alone they do not make one.
+            old.artifacts = s.artifacts
         if not s.sources <= old.sources:
             old.sources |= s.sources
             changed = True
@@ -128,6 +146,7 @@ class Recorder:
         if doc is not None:
             self.spool.append([doc])
             self.recorded += 1
+            OBSERVATIONS.labels("L3").inc()
         return doc
 
     def _record(self, key: str, ip: str, port: int, rec: PeerRecord, bits: tuple[bool, ...],
@@ -135,12 +154,16 @@ class Recorder:
         target = self.target_of(key)
         if target is None:
             return None
+        clock = self.clock()
+        artifacts = rec.artifacts if rec.level >= 1 else None
         doc = Observation(
             infohash=target.v1 or target.v2 or key, infohash_v2=target.v2, ip=ip, port=port,
             sources=sorted(rec.sources), peer_id=rec.peer_id, client=rec.client, ext_v=rec.ext_v,
             have_fraction=rec.have_fraction, first_seen=rec.first_seen, last_seen=rec.last_seen,
             probe_id=self.probe_id, probe_version=self.version, level=rec.level,
             verified_pieces=list(rec.verified_pieces),
+            artifacts_sha256=canonical_sha256(artifacts) if artifacts else "",
+            clock_source=clock.source, clock_offset_s=clock.offset_s,
         )
         data: dict[str, Any] = {"type": "observation", "id": doc.id,
                                 **doc.model_dump(mode="json", exclude={"chain_hash"})}
@@ -148,6 +171,9 @@ class Recorder:
             data["bitfield"] = bits_hex(bits)
         if detail:
             data["detail"] = detail
+        if artifacts:
+            data["artifacts"] = artifacts
+        data["clock"] = clock.to_json()
         data.update(self.extra)
         entry = self.evidence.append(data)
         return doc.model_copy(update={"chain_hash": entry["hash"]})

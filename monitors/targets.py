@@ -2,7 +2,10 @@
 
 A target is one swarm, keyed by its v1 infohash when it has one, else its v2 infohash.
 Sources: ``heroes probe --hash`` (40/64-hex infohash or magnet link), ``hash`` documents
-of type ``infohash`` and ``torrent`` documents in the index, and the state file of an
+of type ``infohash`` on active flag lists (an infohash on a paused list is not watched, one on
+an active negative list is known innocuous and never watched, not even named on a page; see
+:func:`listed_targets`) and ``torrent`` documents in the index (those named on pages or
+flagged; see :func:`watched_torrent`), and the state file of an
 earlier run (``<data_dir>/probe/<probe_id>/state.json``), so a restarted probe resumes.
 Reads no settings itself; :class:`TargetState` gets its path from the caller.
 """
@@ -18,10 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.documents import iso, utcnow
-from index.errors import BackendUnavailable
-from index.query.model import Search, SortField, Term
+from documents import iso, utcnow
+from errors import BackendUnavailable
+from identifiers import InvalidIdentifier
+from identifiers.magnet import parse_magnet
 from monitors.errors import TargetError
+from query.model import Search, SortField, Term
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +65,13 @@ def parse_target(text: str, origin: str = "cli") -> Target:
 
 
 def _parse_magnet(uri: str, origin: str) -> Target:
-    import libtorrent as lt
-
     try:
-        params = lt.parse_magnet_uri(uri)
-    except RuntimeError as exc:
-        raise TargetError(f"bad magnet link {uri!r:.120}: {exc}") from exc
-    hashes = params.info_hashes
-    v1 = str(hashes.v1) if hashes.has_v1() else None
-    v2 = str(hashes.v2) if hashes.has_v2() else None
-    if not v1 and not v2:
-        raise TargetError(f"magnet link names no infohash: {uri!r:.120}")
-    return Target(v1, v2, tuple(params.trackers), origin)
+        parsed = parse_magnet(uri)
+    except InvalidIdentifier as exc:
+        raise TargetError(f"bad magnet link: {exc}") from exc
+    v1 = parsed.v1[0] if parsed.v1 else None
+    v2 = parsed.v2[0] if parsed.v2 else None
+    return Target(v1, v2, parsed.trackers, origin)
 
 
 @dataclass
@@ -131,16 +131,16 @@ class TargetState:
 
 
 async def targets_from_index(backend: Any) -> list[Target]:
-    """Every ``hash`` of type infohash and every ``torrent`` in the index, as targets."""
-    found: list[Target] = []
-    async for source in _all(backend, Search(kind="hash", query=Term("type", "infohash"),
-                                             size=PAGE, sort=(SortField("value", "asc"),))):
-        try:
-            found.append(parse_target(str(source.get("value", "")), "hash-list"))
-        except TargetError as exc:
-            log.warning("hash list entry skipped as a probe target: %s", exc)
+    """Every ``hash`` of type infohash and every watched ``torrent`` in the index, as targets,
+    but none that an active negative list holds."""
+    entries = [source async for source in _all(
+        backend, Search(kind="hash", query=Term("type", "infohash"), size=PAGE,
+                        sort=(SortField("value", "asc"),)))]
+    found, innocuous = listed_targets(entries)
     async for source in _all(backend, Search(kind="torrent", size=PAGE,
                                              sort=(SortField("infohash", "asc"),))):
+        if not watched_torrent(source):
+            continue
         ih = source.get("infohash", "")
         v1 = ih if HEX40.match(ih) else None
         v2 = source.get("infohash_v2") or (ih if HEX64.match(ih) else None)
@@ -150,9 +150,45 @@ async def targets_from_index(backend: Any) -> list[Target]:
                 trackers = parse_target(source["magnet"]).trackers
             except TargetError:
                 pass
-        if v1 or v2:
+        if (v1 or v2) and not {v1, v2} & innocuous:
             found.append(Target(v1, v2, trackers, "torrent"))
     return found
+
+
+def listed_targets(entries: Iterable[dict[str, Any]]) -> tuple[list[Target], set[str]]:
+    """Targets from ``hash`` documents of type infohash, and the infohashes known innocuous.
+
+    Targets: the values of active flag lists that no active negative list holds; innocuous:
+    the values of active negative lists (documents older than list kinds: flag, active).
+    """
+    flagged: list[str] = []
+    innocuous: set[str] = set()
+    for source in entries:
+        if source.get("list_state", "active") != "active":
+            continue
+        value = str(source.get("value", ""))
+        if source.get("list_kind", "flag") == "negative":
+            innocuous.add(value.lower())
+        else:
+            flagged.append(value)
+    found: list[Target] = []
+    for value in dict.fromkeys(flagged):
+        if value.lower() in innocuous:
+            continue
+        try:
+            found.append(parse_target(value, "hash-list"))
+        except TargetError as exc:
+            log.warning("hash list entry skipped as a probe target: %s", exc)
+    return found, innocuous
+
+
+def watched_torrent(source: dict[str, Any]) -> bool:
+    """A torrent named on a page, or flagged: yes; one only discovered in the DHT: not yet.
+
+    Discovery writes every infohash it samples; the probe watches those that the drain
+    flagged (hash or keyword lists), so its peers are logged from then on.
+    """
+    return bool(source.get("found_on") or source.get("flagged") or not source.get("found_by"))
 
 
 async def _all(backend: Any, search: Search) -> Any:

@@ -10,7 +10,7 @@ The session never unchokes anybody, so it uploads nothing. The bytes live in a t
 directory that is always removed; only with ``keep_to`` are the verified pieces written
 out (``piece-<index>.bin``) for the case file.
 
-Reads the ``probe`` settings section (listen_ip, user_agent).
+Reads the ``probe`` settings section (listen interfaces, user_agent).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import libtorrent as lt
 
 from config.sections.probe import ProbeSettings
 from monitors.errors import VerificationError
-from monitors.lt_settings import base_settings
+from monitors.lt_settings import probe_pack
 from monitors.peers import FLAG_SEED, decode_client
 from monitors.targets import Target
 from monitors.torrent_params import add_params
@@ -115,8 +115,7 @@ class SingleSourceVerifier:
 
     def _run(self, work: Path, result: VerifyResult) -> None:
         ip, port = self.peer
-        pack = base_settings(self.settings.listen_ip, 0, dht=False, bootstrap=[],
-                             user_agent=self.settings.user_agent or None)
+        pack = probe_pack(self.settings, port=0, dht=False)
         # Never unchoke anyone: pieces we now hold are served to nobody.
         pack.update({"unchoke_slots_limit": 0, "close_redundant_connections": False})
         try:

@@ -5,13 +5,24 @@ torrents it holds never get their info dictionary, and without it libtorrent can
 request a block nor serve one. ``upload_mode | default_dont_download`` is a second guard.
 Peers come from trackers (only when ``probe.announce`` is on: every tracker request
 registers the probe), from read-only, lookup-only DHT queries paced by
-``probe.dht_rate_per_s`` and ``probe.dht_interval_s``, and from PEX (``probe.pex``).
+``probe.dht_rate_per_s`` and ``probe.dht_revisit_s`` (:mod:`monitors.pacing`), and from PEX
+(``probe.pex``).
 
 Targets are added with ``async_add_torrent``: a blocking add waits for libtorrent's network
 thread once per torrent, which delays the first peers of a large target list by seconds.
 A target's handle is recorded when its ``add_torrent_alert`` reports success; peers to dial
 before then are kept until it does. A failed add is logged with the infohash and retried
 ``ADD_RETRIES`` times, then the target is listed in ``Watcher.failed``.
+
+The session also logs every message peers send (alert category ``peer_log``); the
+handshake, extended handshake, bitfield and HAVE messages of each connection are kept
+(:mod:`monitors.artifacts`) and handed over with the sightings, whose level never exceeds
+what those messages prove. Logging sends nothing: no INTERESTED, no REQUEST.
+
+The connection budget is shared: every torrent is capped at ``probe.max_connections``
+divided by the number of targets, at least two connections (:mod:`monitors.budget`), so a
+few big swarms cannot take every slot from the small ones. A new target is added with the
+cap in effect; when targets come or go, the next poll sets the new cap on every handle.
 
 Reads the ``probe`` settings section. Outcomes per peer: a :class:`~monitors.peers.Sighting`
 for every DHT-reported address (level 0) and for every connected peer at each poll.
@@ -26,15 +37,19 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import libtorrent as lt
 
 from config.sections.probe import ProbeSettings
-from index.documents import utcnow
+from documents import utcnow
 from monitors.alert_pump import AlertPump
+from monitors.artifacts import INCOMING, KEPT, ConnectionArtifacts, LogEvent, parse_log
+from monitors.budget import per_torrent_cap
 from monitors.errors import SessionError
-from monitors.lt_settings import base_settings
+from monitors.lt_settings import probe_pack, raise_open_files
+from monitors.pacing import LookupPacer
 from monitors.peers import Sighting, sighting_from_peer_info
 from monitors.targets import Target
 from monitors.torrent_params import add_params
@@ -42,16 +57,16 @@ from monitors.torrent_params import add_params
 log = logging.getLogger(__name__)
 
 SOURCE_DHT = 2
-STATS_EVERY_S = 1.0
 # A failed add is tried again this many times, ADD_RETRY_S * attempt seconds apart.
 ADD_RETRIES = 3
 ADD_RETRY_S = 2.0
+# Peer-log lines of connections not yet attached to a torrent (incoming, before the
+# infohash is read) are held for at most this many endpoints.
+MAX_UNATTACHED = 10_000
 
 
 def watcher_settings(settings: ProbeSettings) -> dict[str, Any]:
-    pack = base_settings(settings.listen_ip, settings.listen_port, dht=settings.dht,
-                         bootstrap=settings.dht_bootstrap_nodes,
-                         user_agent=settings.user_agent or None)
+    pack = probe_pack(settings, dht=settings.dht)
     pack.update({
         # 'ro' DHT queries: never enters other nodes' routing tables, stores and answers nothing.
         "dht_read_only": True,
@@ -66,6 +81,8 @@ def watcher_settings(settings: ProbeSettings) -> dict[str, Any]:
         "unchoke_slots_limit": 0,
         "max_peerlist_size": 4000,
     })
+    # The peer log carries the messages peers send us: the raw artifacts of observations.
+    pack["alert_mask"] = pack["alert_mask"] | lt.alert_category.peer_log
     return pack
 
 
@@ -94,28 +111,34 @@ class Watcher:
         self.num_pieces: dict[str, int] = {}
         self._by_sha1: dict[str, str] = {}  # v1 or truncated v2 hex -> target key
         self._peer_count: dict[str, int] = {}
-        # (due time, insertion number, key): equal due times keep the order targets came in.
-        self._due: list[tuple[float, int, str]] = []
-        self._seq = 0
+        self.connection_cap = per_torrent_cap(settings.max_connections, 0)
+        self._caps_applied = 0  # the cap every handle carries (0: a handle may differ)
+        self.pacer = LookupPacer(settings.dht_revisit_s, settings.dht_rate_per_s)
+        self._warned_pace = False
         self._save_dir = tempfile.TemporaryDirectory(prefix="heroes-watch-")
         self.stats: dict[str, int] = {}
         self._stats_seen = 0
         self.dht_lookups = 0
         self.dht_replies = 0
         self.pump: AlertPump | None = None
+        # (target key, ip, port) -> what the peer sent on its current connection.
+        self.artifacts: dict[tuple[str, str, int], ConnectionArtifacts] = {}
+        self._unattached: dict[tuple[str, int], list[tuple[LogEvent, datetime]]] = {}
 
     def start(self) -> None:
+        raise_open_files(self.settings.max_connections)
         try:
             self.session = lt.session(watcher_settings(self.settings), 0)
         except RuntimeError as exc:
             raise SessionError(
-                f"probe.listen_ip/listen_port {self.settings.listen_ip!r}:"
-                f"{self.settings.listen_port}: cannot start the watcher: {exc}") from exc
+                f"probe.listen_interfaces {self.settings.interfaces()!r}: "
+                f"cannot start the watcher: {exc}") from exc
         if self.settings.pex:
             self.session.add_extension("ut_pex")
         self.pump = AlertPump(self.session, self._on_alert, "watcher")
-        log.info("watcher on %s:%d (announce %s, DHT %s, PEX %s)", self.settings.listen_ip,
-                 self.session.listen_port(), self.settings.announce, self.settings.dht,
+        log.info("watcher on %s, port %d (announce %s, DHT %s, PEX %s)",
+                 self.settings.interfaces(), self.session.listen_port(), self.settings.announce,
+                 self.settings.dht,
                  self.settings.pex)
 
     @property
@@ -139,9 +162,31 @@ class Watcher:
         self._attempts[target.key] = 0
         self._submit(target.key)
 
+    def remove(self, key: str) -> None:
+        """Stop watching ``key`` (another probe watches it now)."""
+        target = self.targets.pop(key, None)
+        if target is None:
+            return
+        self._attempts.pop(key, None)
+        self._deferred.pop(key, None)
+        self._peer_count.pop(key, None)
+        self.pacer.remove(key)
+        for h in (target.v1, target.v2_truncated):
+            if h and self._by_sha1.get(h) == key:
+                del self._by_sha1[h]
+        handle = self.handles.pop(key, None)
+        if handle is not None and self.session is not None:
+            self.session.remove_torrent(handle)
+
+    def prune_artifacts(self) -> None:
+        """Forget the connections of targets no longer watched (after :meth:`remove`)."""
+        for conn in [c for c in self.artifacts if c[0] not in self.targets]:
+            del self.artifacts[conn]
+
     def _params(self, target: Target) -> lt.add_torrent_params:
         params = add_params(target, self._save_dir.name)
         params.flags = torrent_flags(self.settings)
+        params.max_connections = self._current_cap()
         if self.settings.announce:
             params.trackers = list(dict.fromkeys([*target.trackers, *self.settings.trackers]))
         return params
@@ -160,6 +205,8 @@ class Watcher:
         if key is None or key not in self._attempts:
             if failed:
                 log.error("libtorrent could not add an unknown torrent: %s", alert.message())
+            elif key is None and self.session is not None:
+                self.session.remove_torrent(alert.handle)  # removed while its add was under way
             return
         if failed:
             self._add_failed(key, alert.error.message())
@@ -167,11 +214,14 @@ class Watcher:
         del self._attempts[key]
         handle = alert.handle
         self.handles[key] = handle
+        if alert.params.max_connections != self._current_cap():
+            self._caps_applied = 0  # added under an older cap: the next poll corrects it
         for endpoint, source in self._deferred.pop(key, []):
             handle.connect_peer(endpoint, source)
         if self.settings.dht:
-            self._seq += 1
-            heapq.heappush(self._due, (0.0, self._seq, key))
+            target = self.targets[key]
+            self.pacer.add(key, 1 + (target.v1 is not None and target.v2 is not None),
+                           time.monotonic())
 
     def _add_failed(self, key: str, reason: str) -> None:
         attempts = self._attempts[key]
@@ -208,6 +258,21 @@ class Watcher:
             if (endpoint, source) not in dials:
                 dials.append((endpoint, source))
 
+    def _current_cap(self) -> int:
+        return per_torrent_cap(self.settings.max_connections, len(self.targets))
+
+    def share_connections(self) -> int:
+        """Give every handle the per-torrent cap for the current number of targets."""
+        cap = self._current_cap()
+        if self._caps_applied != cap:
+            if cap != self.connection_cap:
+                log.info("connection budget: %d targets share %d connections, at most %d each",
+                         len(self.targets), self.settings.max_connections, cap)
+            for handle in self.handles.values():
+                handle.set_max_connections(cap)
+            self.connection_cap = self._caps_applied = cap
+        return cap
+
     def set_num_pieces(self, key: str, num_pieces: int) -> None:
         self.num_pieces[key] = num_pieces
 
@@ -226,41 +291,53 @@ class Watcher:
             return int(self.session.status().dht_nodes)
 
     async def _dht_rounds(self, stop: asyncio.Event) -> None:
-        """Paced lookups: each target every dht_interval_s, at most dht_rate_per_s overall."""
+        """Paced lookups: each target every dht_revisit_s, at most dht_rate_per_s overall."""
         assert self.session is not None
-        gap = 1.0 / self.settings.dht_rate_per_s
         # Start as soon as the routing table has a node; the bootstrap alert can come late.
         while not stop.is_set() and self._dht_nodes() == 0:
             await _wait(stop, 0.1)
         while not stop.is_set():
             now = time.monotonic()
-            if not self._due or self._due[0][0] > now:
-                await _wait(stop, min(1.0, self._due[0][0] - now) if self._due else 1.0)
-                continue
-            _, seq, key = heapq.heappop(self._due)
-            target = self.targets.get(key)
-            if target is None:
-                continue
-            for h in (target.v1, target.v2_truncated):
-                if h:
+            for key in self.pacer.take(now):
+                target = self.targets.get(key)
+                if target is None or self.session is None:
+                    continue
+                for h in {target.v1, target.v2_truncated} - {None}:
                     self.session.dht_get_peers(lt.sha1_hash(bytes.fromhex(h)))
                     self.dht_lookups += 1
-            heapq.heappush(self._due, (now + self.settings.dht_interval_s, seq, key))
-            await _wait(stop, gap)
+            self._check_pace()
+            # Wake at least 10 times a second: a burst of new targets must not wait.
+            await _wait(stop, min(self.pacer.next_due(time.monotonic()), 0.1))
+
+    def _check_pace(self) -> None:
+        keeping_up = self.pacer.keeping_up()
+        if not keeping_up and not self._warned_pace:
+            log.warning("cannot keep up with the DHT lookups: %d targets need %.0f lookups/s to "
+                        "be revisited every %.0fs, probe.dht_rate_per_s is %.0f; each target is "
+                        "looked up every %.0fs instead", len(self.pacer),
+                        self.pacer.needed_rate_per_s, self.settings.dht_revisit_s,
+                        self.settings.dht_rate_per_s, self.pacer.revisit_in_effect_s)
+        elif keeping_up and self._warned_pace:
+            log.info("DHT lookups keep up again (every %.0fs)", self.settings.dht_revisit_s)
+        self._warned_pace = not keeping_up
 
     async def _poll(self, stop: asyncio.Event) -> None:
         assert self.session is not None
         while not stop.is_set():
             self._retry_due()
+            self.share_connections()
             self.session.post_torrent_updates()
             self.session.post_session_stats()
             await _wait(stop, self.settings.peer_poll_s)
             self.poll_peers()
 
     def poll_peers(self) -> None:
+        # Messages logged before this poll must be in the artifacts before peer_info is read.
+        if self.pump is not None:
+            self.pump.drain()
         at = utcnow()
         found: list[Sighting] = []
-        own = self.settings.listen_ip
+        own = self.settings.own_ips()
         for key, count in list(self._peer_count.items()):
             if count <= 0:
                 continue
@@ -268,8 +345,10 @@ class Watcher:
             if handle is None:
                 continue
             for info in handle.get_peer_info():
-                s = sighting_from_peer_info(key, info, self.num_pieces.get(key), at)
-                if s.ip != own:
+                ip, port = info.ip
+                s = sighting_from_peer_info(key, info, self.num_pieces.get(key), at,
+                                            self.artifacts.get((key, ip, port)), captured=True)
+                if s.ip not in own:
                     found.append(s)
         if found:
             self.on_sightings(found)
@@ -287,7 +366,11 @@ class Watcher:
         return None
 
     def _on_alert(self, alert: Any) -> None:
-        if isinstance(alert, lt.dht_get_peers_reply_alert):
+        if isinstance(alert, lt.peer_log_alert):
+            self._on_peer_log(alert)
+        elif isinstance(alert, lt.peer_disconnected_alert):
+            self._on_disconnected(alert)
+        elif isinstance(alert, lt.dht_get_peers_reply_alert):
             self._on_dht_reply(alert)
         elif isinstance(alert, lt.add_torrent_alert):
             self._on_added(alert)
@@ -309,16 +392,48 @@ class Watcher:
             if key:
                 self._peer_count[key] = max(1, self._peer_count.get(key, 0))
 
+    def _on_peer_log(self, alert: Any) -> None:
+        message = alert.message()
+        # Cheap filter first: most of the peer log is libtorrent's own I/O bookkeeping.
+        if " <== " not in message and " <<< HANDSHAKE " not in message:
+            return
+        event = parse_log(message, alert.log_message())
+        if event is None or event.direction not in INCOMING or event.event not in KEPT:
+            return
+        at = _utc(alert.timestamp())
+        ip, port = alert.ip
+        key = self._key_of(alert.handle) if alert.handle.is_valid() else None
+        if key is None:
+            # An incoming connection names its torrent only with the infohash it sends.
+            if len(self._unattached) < MAX_UNATTACHED or (ip, port) in self._unattached:
+                self._unattached.setdefault((ip, port), []).append((event, at))
+            return
+        target = self.targets.get(key)
+        conn = self.artifacts.get((key, ip, port))
+        if conn is None or (event.event == "HANDSHAKE" and event.text == "BitTorrent protocol"):
+            info_hash = (target.v1 or target.v2_truncated or key) if target else key
+            conn = self.artifacts[(key, ip, port)] = ConnectionArtifacts(info_hash=info_hash)
+            for early, early_at in self._unattached.pop((ip, port), []):
+                conn.feed(early, early_at)
+        conn.feed(event, at)
+
+    def _on_disconnected(self, alert: Any) -> None:
+        ip, port = alert.ip
+        self._unattached.pop((ip, port), None)
+        key = self._key_of(alert.handle) if alert.handle.is_valid() else None
+        if key is not None:
+            self.artifacts.pop((key, ip, port), None)
+
     def _on_dht_reply(self, alert: Any) -> None:
         key = self._by_sha1.get(str(alert.info_hash))
         if key is None:
             return
         self.dht_replies += 1
         at = utcnow()
-        own = self.settings.listen_ip
+        own = self.settings.own_ips()
         found = []
         for ip, port in alert.peers():
-            if ip == own:
+            if ip in own:
                 continue
             # A DHT answer alone proves nothing: level 0 until the address answers us.
             found.append(Sighting(key=key, ip=ip, port=port, at=at, sources=frozenset({"dht"})))
@@ -346,6 +461,12 @@ class Watcher:
     def close(self) -> None:
         self.session = None  # the session's destructor closes every connection
         self._save_dir.cleanup()
+
+
+def _utc(when: datetime) -> datetime:
+    # The bindings hand over libtorrent's system_clock time as a naive local datetime.
+    # (astimezone reads a naive datetime as local time.)
+    return when.astimezone(UTC)
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -24,7 +24,8 @@ class TorSettings(Section):
     )
     socks_ports: list[int] = Field(
         default_factory=list,
-        description="SOCKS ports of the attached clients, in the order of control_ports.",
+        description="SOCKS ports of the attached clients, in the order of control_ports (give "
+        "them the ExtendedErrors flag: it tells a dead onion from a broken circuit).",
     )
     control_password: SecretStr = Field(
         SecretStr(""),
@@ -34,7 +35,18 @@ class TorSettings(Section):
         120.0, gt=0, le=3600, description="Longest wait for a client to bootstrap."
     )
     newnym_after_failures: int = Field(
-        3, ge=1, le=100, description="Consecutive circuit failures after which NEWNYM is signalled."
+        3,
+        ge=1,
+        le=100,
+        description="Consecutive circuit failures on one client after which NEWNYM is signalled "
+        "(a dead or down onion, SOCKS 0xF0-0xF7, never counts).",
+    )
+    newnym_min_interval_s: float = Field(
+        60.0,
+        ge=10,
+        le=86400,
+        description="Seconds between two NEWNYMs on one client at least (Tor delays any "
+        "within 10 s); each purges every onion's circuits and descriptors on that client.",
     )
     extra_torrc: list[str] = Field(
         default_factory=list,

@@ -1,6 +1,9 @@
 """One fetched page to an ``ExtractedPage``: title, visible text, language, links, media URLs
-and validated entities. Pure and tolerant: hostile bytes give an empty or partial page, never
-an exception. No settings (the phone region hints follow the detected language).
+and validated entities, and the pivots the page carries in itself (DOM skeleton hash, tracker
+ids, PGP key ids; :mod:`crawler.extract.pivots`). Pure and tolerant: hostile bytes give an
+empty or partial page, never an exception. :func:`named_onion_urls` gives the front pages
+of the onions a page names in its text without linking to them (new services to crawl).
+No settings (the phone region hints follow the detected language).
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urldefrag, urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
 
 from crawler.extract.decode import decode_html
 from crawler.extract.entities import find_entities
-from crawler.extract.entities.phone import regions_for_lang
+from crawler.extract.pivots import analytics_ids, dom_hash, pgp_keyids
+from identifiers import IDENTIFIERS
+from identifiers.phone import regions_for_lang
 
 # Elements whose content is not shown to a reader.
 _HIDDEN = frozenset({"script", "style", "noscript", "template", "head", "title", "svg", "math"})
@@ -40,7 +45,11 @@ _ATTR_RE = re.compile(r"""\s*[^\s=>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 MAX_ATTRIBUTES = 256
 LANG_MIN_CHARS = 40
 LANG_MIN_PROB = 0.90
-LANG_SAMPLE_CHARS = 20_000
+# The language is read from the first LANG_SAMPLE_CHARS characters of plain words (the
+# identifier's cost grows with every byte; a couple of thousand characters settle it), taken
+# from at most LANG_SCAN_CHARS of the page's text.
+LANG_SAMPLE_CHARS = 2_000
+LANG_SCAN_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,8 @@ class ExtractedPage:
     media_urls: tuple[str, ...] = ()
     entities: dict[str, list[str]] = field(default_factory=dict)
     charset: str = ""
+    # Pivots read from the page alone (dom, analytics, pgp_keyid; crawler.extract.pivots).
+    pivots: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,7 +88,7 @@ def _words_only(text: str) -> str:
 
 def detect_language(text: str) -> str:
     """ISO 639-1 code of ``text``, or '' when it is too short or the model is unsure."""
-    sample = _words_only(text[:LANG_SAMPLE_CHARS])
+    sample = _words_only(text[:LANG_SCAN_CHARS])[:LANG_SAMPLE_CHARS]
     if sum(c.isalpha() for c in sample) < LANG_MIN_CHARS:
         return ""
     lang, prob = _identifier().classify(sample)
@@ -191,6 +202,7 @@ def extract_page(
     # Entities are looked for in what a reader sees and in link targets (mailto:, magnet:,
     # onion URLs), never in scripts or comments.
     entity_text = "\n".join([visible, *raw_refs, *raw_media])
+    entities = find_entities(entity_text, hints)
     return ExtractedPage(
         url=url,
         title=_title(root),
@@ -198,6 +210,31 @@ def extract_page(
         lang=lang,
         links=_absolute(base, iter(raw_refs)),
         media_urls=_absolute(base, iter(raw_media)),
-        entities=find_entities(entity_text, hints),
+        entities=entities,
         charset=charset,
+        pivots=page_pivots(root, text, url, entities.get("pgp", []), visible),
     )
+
+
+def page_pivots(root: etree._Element, html: str, url: str, fingerprints: Sequence[str],
+                visible: str) -> dict[str, list[str]]:
+    """The pivots a page carries in itself: its DOM skeleton, tracker ids (scripts
+    included) and PGP key ids; empty ones left out."""
+    dom = dom_hash(root)
+    found = {
+        "dom": [dom] if dom else [],
+        "analytics": analytics_ids(html, urlsplit(url).hostname or ""),
+        "pgp_keyid": pgp_keyids(fingerprints, visible),
+    }
+    return {name: values for name, values in found.items() if values}
+
+
+def named_onion_urls(page: ExtractedPage) -> tuple[str, ...]:
+    """``http://<onion>/`` for every v3 onion the page names (in its text or its link
+    targets, checksum-checked by the onion identifier; v2 names are not addresses any more)
+    that is neither the page's own host nor the host of one of its links, in first
+    occurrence order. The crawl's scope rules still decide whether one is fetched."""
+    onion = IDENTIFIERS.get("onion")
+    known = set(onion.find("\n".join((page.url, *page.links))))
+    named = page.entities.get("onions", ())
+    return tuple(f"http://{host}/" for host in named if host not in known)

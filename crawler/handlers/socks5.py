@@ -2,9 +2,12 @@
 
 The destination host name is sent to the SOCKS server as a name (ATYP 3, "socks5h"): it is
 never resolved locally, so no DNS query for an onion name can leave the machine. The
-username/password sub-negotiation carries the per-onion isolation username. After the
-handshake the wrapped protocol (Twisted's HTTP/1.1 client) talks over the same transport;
-this protocol only forwards bytes. Reads no settings: the handler passes everything in.
+username/password sub-negotiation carries the per-onion isolation username. A handshake
+that has not finished within ``timeout`` (Tor builds the rendezvous while it waits) fails
+with :class:`crawler.errors.ConnectTimeout`; a refusal with the classified
+:func:`crawler.errors.socks_error`. After the handshake the wrapped protocol (Twisted's
+HTTP/1.1 client) talks over the same transport; this protocol only forwards bytes. Reads no
+settings: the handler passes everything in.
 """
 
 from __future__ import annotations
@@ -15,12 +18,11 @@ from typing import Any
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.error import ConnectionRefusedError as TxConnectionRefused
-from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.internet.interfaces import IAddress, IDelayedCall
 from twisted.internet.protocol import Factory, Protocol
 from twisted.python.failure import Failure
 
-from crawler.errors import SocksError, socks_error
+from crawler.errors import ConnectTimeout, SocksError, socks_error
 
 _GREETING_USERPASS = b"\x05\x01\x02"
 
@@ -39,11 +41,7 @@ class _Socks5Protocol(Protocol):
 
     def _on_timeout(self) -> None:
         self._timer = None
-        self._fail(
-            TxTimeoutError(
-                string=f"SOCKS handshake for {self._f.host!r} took more than {self._f.timeout:g} s"
-            )
-        )
+        self._fail(ConnectTimeout(self._f.host, self._f.timeout))
         self.transport.abortConnection()
 
     def _fail(self, error: Exception) -> None:

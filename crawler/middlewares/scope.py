@@ -23,8 +23,8 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 
-from crawler.extract.entities.onion import is_valid_onion
 from crawler.settings import heroes_settings
+from identifiers.onion import is_valid_onion
 
 
 class OutOfScope(IgnoreRequest):

@@ -5,7 +5,9 @@ Reads ``[tor]``: ``mode``, ``binary``, ``clients``, ``control_ports``, ``socks_p
 is started with ``stem.process.launch_tor_with_config(take_ownership=True)`` and its
 Controller stays open for the life of the pool: tor exits when that connection closes, so a
 crashed crawler never leaves a tor behind. A client that cannot be started, reached or
-bootstrapped raises :class:`TorUnavailable` before any crawling starts.
+bootstrapped raises :class:`TorUnavailable` before any crawling starts. Launched clients get
+``SocksPort ... ExtendedErrors IsolateSOCKSAuth``; an attached client whose SocksPort lacks
+``ExtendedErrors`` (Tor's onion-service SOCKS codes 0xF0-0xF7) is warned about at start.
 """
 
 from __future__ import annotations
@@ -78,6 +80,34 @@ def _bootstrapped(controller: Controller, timeout_s: float, what: str) -> None:
         f"{what} did not finish bootstrapping in {timeout_s:g} s (last: {phase!r}); "
         "check its network and tor.bootstrap_timeout_s"
     )
+
+
+def socks_port_flags(lines: list[str], port: int) -> set[str] | None:
+    """The flags of the ``SocksPort`` line (as ``GETCONF`` gives it) listening on ``port``,
+    None when no line names that port."""
+    for line in lines:
+        address, *flags = line.split()
+        if address.rsplit(":", 1)[-1] == str(port):
+            return set(flags)
+    return None
+
+
+def _check_extended_errors(controller: Controller, port: int, index: int) -> None:
+    """Warn when an attached client's SocksPort lacks ``ExtendedErrors``: without it a dead
+    onion answers 0x01 like a broken circuit, and is retried (and costs NEWNYMs) as one."""
+    try:
+        lines = controller.get_conf("SocksPort", multiple=True) or []
+    except (stem.ControllerError, stem.SocketError) as exc:
+        log.warning("tor client %d: cannot read its SocksPort flags: %s", index, exc)
+        return
+    flags = socks_port_flags([str(line) for line in lines], port)
+    if flags is not None and "ExtendedErrors" not in flags:
+        log.warning(
+            "tor client %d: SocksPort %d has no ExtendedErrors flag, so a dead onion looks "
+            "like a circuit failure; add it: SocksPort 127.0.0.1:%d ExtendedErrors "
+            "IsolateSOCKSAuth",
+            index, port, port,
+        )
 
 
 class TorPool:
@@ -174,6 +204,7 @@ class TorPool:
                     raise TorUnavailable(f"tor client {i} (control port {port}) has no SocksPort")
                 socks = listeners[0]
             self.endpoints.append(TorEndpoint(socks[0], int(socks[1]), port))
+            _check_extended_errors(controller, int(socks[1]), i)
 
     def newnym(self, index: int) -> None:
         """New circuits (and a purged onion-service cache) for client ``index``."""
@@ -181,6 +212,16 @@ class TorPool:
             self._controllers[index].signal(Signal.NEWNYM)
         except (stem.SocketError, stem.ControllerError) as exc:
             log.warning("NEWNYM on tor client %d failed: %s", index, exc)
+
+    def built_circuits(self) -> dict[int, int]:
+        """Circuits each client has built now (clients that do not answer are left out)."""
+        out: dict[int, int] = {}
+        for index, controller in enumerate(list(self._controllers)):
+            try:
+                out[index] = count_built(controller)
+            except (stem.SocketError, stem.ControllerError) as exc:
+                log.debug("circuit count of tor client %d unavailable: %s", index, exc)
+        return out
 
     def close(self) -> None:
         for controller in reversed(self._controllers):
@@ -206,3 +247,23 @@ def newnym(endpoint: TorEndpoint, password: str = "") -> None:
             controller.signal(Signal.NEWNYM)
     except (stem.SocketError, stem.ControllerError, stem.connection.AuthenticationFailure) as exc:
         log.warning("NEWNYM on control port %d failed: %s", endpoint.control_port, exc)
+
+
+def count_built(controller: Controller) -> int:
+    """Circuits in state BUILT on the client behind ``controller`` (``GETINFO circuit-status``)."""
+    return sum(1 for circuit in controller.get_circuits() if circuit.status == "BUILT")
+
+
+def built_circuits(endpoint: TorEndpoint, password: str = "") -> int | None:
+    """``count_built`` through a short-lived control connection; None if the client cannot
+    be asked (no control port, unreachable)."""
+    if endpoint.control_port is None:
+        return None
+    try:
+        with Controller.from_port(address="127.0.0.1", port=endpoint.control_port) as controller:
+            controller.authenticate(password=password or None)
+            return count_built(controller)
+    except (stem.SocketError, stem.ControllerError,
+            stem.connection.AuthenticationFailure) as exc:
+        log.debug("circuit count on control port %d unavailable: %s", endpoint.control_port, exc)
+        return None

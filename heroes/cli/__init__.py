@@ -22,12 +22,23 @@ COMMAND_MODULES = [
     "purge_cmd",
     "extract_cmd",
     "hashes_cmd",
+    "hashes_lists_cmd",
+    "hashes_files_cmd",
+    "hashes_feedback_cmd",
+    "export_cmd",
     "alerts_cmd",
     "lab_cmd",
     "crawl_cmd",
     "probe_cmd",
     "evidence_cmd",
+    "keys_cmd",
+    "validate_cmd",
     "migrate_cmd",
+    "peers_cmd",
+    "sessions_cmd",
+    "backup_cmd",
+    "hunt_cmd",
+    "analysis_cmd",
 ]
 
 for _name in COMMAND_MODULES:

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import json
-import signal
 import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
 import click
 
+from alerting.cluster_state import acknowledge
+from alerting.db import AlertDB, alert_db_path
+from alerting.delivery import OutMessage
+from alerting.mailer import DeliveryError, Dialogue, build_message, deliver
+from alerting.outbox import message_id
+from alerting.record import AlertRecord
+from alerting.sender import Sender
+from alerting.state import AlertState
 from heroes.cli.app import EXIT_DEPENDENCY, Context, fail, main, pass_context, run_async
-from index.alerts.db import AlertDB, alert_db_path
-from index.alerts.mailer import DeliveryError, Dialogue, build_message, deliver
-from index.alerts.outbox import OutMessage, message_id
-from index.alerts.record import AlertRecord
-from index.alerts.sender import run_sender
-from index.alerts.state import AlertState
+from heroes.metrics import with_metrics
+from heroes.roles import run_roles
+from index.backends.es_alerts import cluster_alerts_for
 from index.store import Store
 
 
@@ -112,6 +115,12 @@ def ack_cmd(ctx: Context, alert_id: str, comment: str, by: str) -> None:
     if record is None:
         state.db.close()
         fail(f"no alert {alert_id!r}")
+    cluster = cluster_alerts_for(ctx.settings)
+    if cluster is not None:
+        try:
+            acknowledge(cluster, record.id, record.acknowledged_by, comment, time.time())
+        finally:
+            cluster.close()
     store = Store(ctx.settings)
     state.spool_pending(store.append)
     store.close()
@@ -127,11 +136,12 @@ async def send_cmd(ctx: Context) -> None:
     settings = ctx.settings
     if not settings.smtp.host:
         fail("smtp.host is empty: set it (and smtp.tls, smtp.username, HEROES_SMTP__PASSWORD)")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await run_sender(settings, stop)
+    store = Store(settings)
+    try:
+        sender = Sender(settings, store.append, cluster=cluster_alerts_for(settings))
+        await run_roles(with_metrics(settings, store, [sender]))
+    finally:
+        store.close()
 
 
 @main.group("mail")

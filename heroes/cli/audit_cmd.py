@@ -1,13 +1,22 @@
-"""``heroes audit export|verify``: the console's tamper-evident audit log."""
+"""``heroes audit export|verify``: the console's sealed audit log."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
+from pathlib import Path
 
 import click
 
+from config.timespec import parse_time
+from errors import QueryError
+from evidence.check import check_log, trusted_keys
+from evidence.errors import EvidenceError
+from evidence.keys import KeyChain, chain_path
+from evidence.registry import AUDIT
+from evidence.verify import load_trusted_key
 from heroes.cli.app import EXIT_PROBLEMS, Context, fail, main, pass_context
+from heroes.cli.keys_cmd import signing_key
 from heroes.console.audit import AuditLog
 
 
@@ -20,21 +29,22 @@ def _since(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"--since {text!r} is not an ISO date or time (e.g. 2026-11-28 or 2026-11-28T12:00Z)")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        return parse_time(text)
+    except QueryError as exc:
+        fail(f"--since: {exc}")
 
 
 @audit_group.command("export")
-@click.option("--since", default=None, help="Only records at or after this ISO date/time (UTC).")
+@click.option("--since", default=None,
+              help="Only records at or after this time: ISO 8601 (UTC unless an offset is "
+                   "given) or relative (7d, now-12h).")
 @click.option(
     "--output", "-o", type=click.File("w"), default="-", help="Write here (default stdout)."
 )
 @pass_context
 def export(ctx: Context, since: str | None, output: click.utils.LazyFile) -> None:
-    """Write audit records as JSON lines, each with its chain hash."""
-    log = AuditLog.for_data_dir(ctx.settings.data_dir)
+    """Write audit records as JSON lines, each with its leaf hash."""
+    log = AuditLog.for_data_dir(ctx.settings.data_dir, ctx.settings.evidence)
     count = 0
     for record in log.records(_since(since)):
         output.write(json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n")
@@ -43,13 +53,29 @@ def export(ctx: Context, since: str | None, output: click.utils.LazyFile) -> Non
 
 
 @audit_group.command("verify")
+@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Trust this public key (PEM) instead of the installation's signing key.")
 @pass_context
-def verify(ctx: Context) -> None:
-    """Check the chain: exit 1 naming the first record that was edited, deleted or moved."""
-    log = AuditLog.for_data_dir(ctx.settings.data_dir)
-    problem = log.verify()
-    if problem is not None:
-        click.echo(f"{log.path}: {problem}", err=True)
+def verify(ctx: Context, key_file: Path | None) -> None:
+    """Check the audit log against its signed heads: exit 1 naming the record that was
+    deleted, edited, inserted or moved; unsealed records are reported, not verified."""
+    settings = ctx.settings
+    if key_file is not None:
+        try:
+            anchor = load_trusted_key(key_file)
+        except EvidenceError as exc:
+            fail(str(exc))
+    else:
+        anchor = signing_key(ctx).public
+    log = AuditLog.for_data_dir(settings.data_dir, settings.evidence)
+    trusted = trusted_keys(KeyChain.load(chain_path(settings.data_dir)), anchor)
+    report = check_log(AUDIT, log.path, trusted)
+    for problem in report.problems:
+        click.echo(f"{problem}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    if not report.ok:
         raise SystemExit(EXIT_PROBLEMS)
-    count = sum(1 for _ in log.records())
-    click.echo(f"{log.path}: {count} records, chain holds")
+    click.echo(f"{log.path}: {report.records} records, {report.sealed} sealed by "
+               f"{report.heads} signed heads, {report.unsealed} unsealed; the sealed records "
+               "hold")

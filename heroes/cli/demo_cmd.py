@@ -9,7 +9,15 @@ from types import FrameType
 
 import click
 
-from heroes.cli.app import EXIT_INTERRUPTED, EXIT_PROBLEMS, Context, fail, main, pass_context
+from heroes.cli.app import (
+    EXIT_DEPENDENCY,
+    EXIT_INTERRUPTED,
+    EXIT_PROBLEMS,
+    Context,
+    fail,
+    main,
+    pass_context,
+)
 from heroes.demo import DEFAULT_BASE_PORT
 
 
@@ -43,18 +51,24 @@ def demo(ctx: Context, quick: bool, demo_data_dir: Path | None, base_port: int) 
     Eight steps, each bounded in time; the lab world is always brought down at the end,
     also after a failure or Ctrl-C. Exit 1 names the step that failed.
     """
-    from heroes.demo import DemoFailed, run_demo, run_full
+    from heroes.demo import DemoFailed, run_full, run_sample
 
     if demo_data_dir is not None:
         ctx.data_dir = str(demo_data_dir)
     settings = ctx.settings
     if quick:
-        asyncio.run(run_demo(settings, quick=True, say=click.echo))
+        asyncio.run(run_sample(settings, click.echo))
         return
+    from heroes.lab.extra import LabExtraMissing, require
+
+    try:
+        require()
+    except LabExtraMissing as exc:
+        fail(str(exc), EXIT_DEPENDENCY)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         run_full(Path(settings.data_dir), say=click.echo, base_port=base_port,
-                 log_level=ctx.log_level or "WARNING")
+                 log_level=settings.log_level)  # the root options' level, -v included
     except DemoFailed as exc:
         fail(str(exc), EXIT_PROBLEMS)
     except KeyboardInterrupt:

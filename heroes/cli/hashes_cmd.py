@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from heroes.cli.app import EXIT_PROBLEMS, Context, fail, main, pass_context, run_async
-from index.errors import BackendUnavailable, WriterLocked
+from errors import BackendUnavailable, WriterLocked
+from exchange.importing import EXCHANGE_FORMATS
+from heroes.cli.app import (
+    EXIT_PROBLEMS,
+    EXIT_USER,
+    Context,
+    fail,
+    main,
+    pass_context,
+    run_async,
+)
+from heroes.cli.hashes_exchange import import_exchange_file
+from heroes.cli.hashes_list_options import list_setting_options, list_settings_from, print_lists
+from heroes.cli.hunt_cmd import offer_hunt
+from index.hashsets.cluster_lists import cluster_lists_for
 from index.hashsets.errors import HashSetError
 from index.hashsets.importer import FORMATS, import_file, removed_documents
 from index.hashsets.membership import MembershipStore, membership_path
@@ -29,8 +41,9 @@ def hashes_group() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
-    help="File format (default: by suffix: .json vics, .csv csv, else lines).",
+    type=click.Choice((*FORMATS, *EXCHANGE_FORMATS)),
+    help="File format (default: by suffix: .json vics, .csv csv, .vpdq vpdq, else lines; "
+    "a MISP event or STIX bundle: misp, stix).",
 )
 @click.option(
     "--type",
@@ -39,17 +52,31 @@ def hashes_group() -> None:
     help="Type of values whose column or line does not say.",
 )
 @click.option("--category", default="", help="Category of values whose entry has none.")
+@click.option("--hunt", "then_hunt", is_flag=True,
+              help="Then hunt the list over everything already indexed (heroes hunt --list).")
+@list_setting_options
 @pass_context
 def import_cmd(
-    ctx: Context, file: str, list_name: str, fmt: str | None, type_name: str | None, category: str
+    ctx: Context,
+    file: str,
+    list_name: str,
+    fmt: str | None,
+    type_name: str | None,
+    category: str,
+    then_hunt: bool,
+    **list_options: object,
 ) -> None:
-    """Import FILE into a list. Bad lines are reported as FILE:LINE and the rest imported
-    (exit 1 if any line was bad); importing the same file again changes nothing."""
+    """Import FILE into a list; importing the same file again changes nothing.
+
+    Each bad line (or VICS entry) is reported on stderr as FILE:LINE: problem and every
+    good one is imported: exit 1 if some lines were bad, 2 if no value was good.
+    """
     settings = ctx.settings
+    list_settings = list_settings_from(list_options)
     members = MembershipStore(membership_path(settings.data_dir))
     store = Store(settings)
     try:
-        report = import_file(
+        report = (import_exchange_file if fmt in EXCHANGE_FORMATS else import_file)(
             Path(file),
             members,
             store.append,
@@ -57,47 +84,37 @@ def import_cmd(
             fmt=fmt or "",
             type_name=type_name or "",
             category=category,
+            max_document_bytes=settings.index.max_document_bytes,
+            on_problem=lambda problem: click.echo(problem, err=True),
+            list_settings=list_settings,
         )
+        lists = cluster_lists_for(settings)
+        if lists is not None:
+            try:
+                lists.publish(members, report.list)
+            finally:
+                lists.close()
     except HashSetError as exc:
         fail(str(exc))
     finally:
         members.close()
         store.close()
-    for problem in report.problems:
-        click.echo(problem, err=True)
     click.echo(
         f"list {report.list}: {report.imported} values added or changed, "
-        f"{report.unchanged} unchanged, {len(report.problems)} problems"
+        f"{report.unchanged} unchanged, {report.bad} problems"
     )
-    if report.problems:
-        raise SystemExit(EXIT_PROBLEMS)
+    if report.good:
+        offer_hunt(settings, report.list, then_hunt)
+    if report.bad:
+        raise SystemExit(EXIT_PROBLEMS if report.good else EXIT_USER)
 
 
 @hashes_group.command("lists")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_context
 def lists_cmd(ctx: Context, as_json: bool) -> None:
-    """Lists with their values per type."""
-    members = MembershipStore(membership_path(ctx.settings.data_dir))
-    try:
-        rows = members.lists()
-    finally:
-        members.close()
-    if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {"list": r.list, "type": r.type, "count": r.count, "added_at": r.added_at}
-                    for r in rows
-                ],
-                indent=2,
-            )
-        )
-        return
-    if not rows:
-        click.echo("no lists")
-    for r in rows:
-        click.echo(f"{r.list:<24} {r.type:<10} {r.count:>10}  since {r.added_at}")
+    """Lists with their values per type, settings, and suppressed and held hits."""
+    print_lists(ctx.settings, as_json)
 
 
 @hashes_group.command("remove")
@@ -114,6 +131,12 @@ async def remove_cmd(ctx: Context, list_name: str) -> None:
         members.close()
     if not gone:
         fail(f"no list named {list_name!r}")
+    lists = cluster_lists_for(settings)
+    if lists is not None:
+        try:
+            lists.withdraw(list_name)
+        finally:
+            lists.close()
     click.echo(f"list {list_name}: {len(gone)} values removed from matching")
     ids = [doc_id for _, doc_id in removed_documents(gone)]
     store = Store(settings)

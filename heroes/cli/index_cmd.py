@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
-from heroes.cli.app import EXIT_PROBLEMS, Context, main, pass_context, run_async
+from documents import KINDS
+from documents.reader import UnreadableInput
+from heroes.cli.app import EXIT_PROBLEMS, EXIT_USER, Context, fail, main, pass_context, run_async
 from heroes.ingest import read_jsonl
-from heroes.stages import drain_stages
-from index.documents import KINDS
+from heroes.metrics import with_metrics
+from heroes.roles import run_roles
 from index.store import Store
 
 
@@ -29,19 +31,28 @@ def index_group() -> None:
 async def ingest(ctx: Context, file: str, no_drain: bool) -> None:
     """Append the documents of a JSON-lines FILE to the spool, then drain.
 
-    Bad lines are reported as FILE:LINE: field: problem; good lines are kept (exit 1 if any
-    line was bad).
+    Each bad line is reported on stderr as FILE:LINE: field: problem (not JSON, not UTF-8,
+    a duplicate key, too big or too deeply nested, a field of the wrong type...) and every
+    good line is kept: exit 1 if some lines were bad, 2 if no line was good.
     """
     store = Store(ctx.settings)
-    report = read_jsonl(Path(file) if file != "-" else None, store.spool.append, name=file)
-    for problem in report.problems:
-        click.echo(problem, err=True)
-    click.echo(f"spooled {report.accepted} documents, {len(report.problems)} bad lines")
+    try:
+        report = read_jsonl(
+            Path(file) if file != "-" else None,
+            store.spool.append,
+            name=file,
+            max_bytes=ctx.settings.index.max_document_bytes,
+            on_problem=lambda problem: click.echo(problem, err=True),
+        )
+    except UnreadableInput as exc:
+        store.close()
+        fail(str(exc))
+    click.echo(f"spooled {report.accepted} documents, {report.bad} bad lines")
     if not no_drain:
         lock = store.writer_lock()
         if lock.try_acquire():
             lock.release()
-            async with store.writer(drain_stages(ctx.settings, store)) as drainer:
+            async with store.writer(with_stages=True) as drainer:
                 drained = await drainer.drain_all()
             click.echo(
                 f"indexed {drained - drainer.counters.rejected} documents"
@@ -50,20 +61,33 @@ async def ingest(ctx: Context, file: str, no_drain: bool) -> None:
         else:
             click.echo("another process holds the writer and will index them")
     store.close()
-    if report.problems:
-        raise SystemExit(EXIT_PROBLEMS)
+    if report.bad:
+        raise SystemExit(EXIT_PROBLEMS if report.accepted else EXIT_USER)
 
 
 @index_group.command("drain")
+@click.option("--forever", is_flag=True,
+              help="Keep draining as documents arrive, until SIGTERM/SIGINT (the drain as a "
+              "service; serves [metrics] listen when set).")
 @pass_context
 @run_async
-async def drain(ctx: Context) -> None:
-    """Drain the spool into the backend and exit."""
+async def drain(ctx: Context, forever: bool) -> None:
+    """Drain the spool into the backend and exit (with --forever: when stopped)."""
     store = Store(ctx.settings)
-    async with store.writer(drain_stages(ctx.settings, store)) as drainer:
-        drained = await drainer.drain_all()
+    if forever:
+        role = store.drain_role()
+        try:
+            await run_roles(with_metrics(ctx.settings, store, [role]))
+        finally:
+            store.close()
+        click.echo(f"drained {role.drained} documents ({role.rejected} set aside)")
+        return
+    try:
+        async with store.writer(with_stages=True) as drainer:
+            drained = await drainer.drain_all()
+    finally:
+        store.close()
     click.echo(f"drained {drained} documents ({drainer.counters.rejected} set aside)")
-    store.close()
 
 
 @index_group.command("stats")

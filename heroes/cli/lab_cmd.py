@@ -1,4 +1,5 @@
-"""``heroes lab up|down|status``: the lab world (private Tor network, onion sites, swarm)."""
+"""``heroes lab up|down|status``: the lab world (private Tor network, onion sites, swarm,
+SMTP sink). Needs the ``heroes[lab]`` extra (:mod:`heroes.lab.extra`)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ def lab_group() -> None:
     help="Add a service with this many pages (benchmarks).",
 )
 @click.option("--no-swarm", is_flag=True, help="Start only the Tor half.")
+@click.option(
+    "--population",
+    is_flag=True,
+    help="Add the onion population for crawl-service tests: 34 more onions (mirrors, "
+    "intermittent, slow, rate-limited, a URL trap, changing pages) and 3 dead addresses.",
+)
 @pass_context
 def up(
     ctx: Context,
@@ -56,9 +63,11 @@ def up(
     base_port: int,
     big_site_pages: int,
     no_swarm: bool,
+    population: bool,
 ) -> None:
     """Start the lab world; block until an onion page was fetched; print addresses as JSON."""
     from heroes.lab import world
+    from heroes.lab.swarm import SwarmError
     from heroes.lab.tor_config import LabSetupError
 
     lab_dir = _lab_dir(ctx, directory)
@@ -69,8 +78,9 @@ def up(
             base_port=base_port,
             swarm=not no_swarm,
             big_site_pages=big_site_pages,
+            population=population,
         )
-    except LabSetupError as exc:
+    except (LabSetupError, SwarmError) as exc:
         fail(str(exc), EXIT_DEPENDENCY)
     click.echo(json.dumps(result, indent=2))
 

@@ -12,11 +12,11 @@ import json
 
 import click
 
+from documents import KINDS
 from heroes.cli.app import EXIT_PROBLEMS, Context, UserError, pass_context, run_async
 from heroes.cli.index_cmd import index_group
 from index.backends.elasticsearch import ElasticsearchBackend
 from index.backends.tantivy import TantivyBackend
-from index.documents import KINDS
 from index.migrate import copy_index
 from index.store import Store
 
@@ -40,7 +40,7 @@ async def migrate(ctx: Context, target: str, kinds: tuple[str, ...], batch_size:
     """
     settings = ctx.settings
     store = Store(settings)
-    lock = store.writer_lock()
+    lock = store.embedded_writer_lock()
     if not lock.try_acquire():
         raise UserError("another process holds the index writer lock (a drain is running): "
                         "stop it first, so that nothing changes during the copy")

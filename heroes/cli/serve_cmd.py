@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 import sys
 
 import click
 
 from heroes.cli.app import Context, main, pass_context, run_async
+from heroes.metrics import with_metrics
+from heroes.roles import run_roles
 
 
 @main.command("serve")
@@ -45,17 +45,14 @@ async def serve(
         if status >= 400:
             raise SystemExit(1)
         return
-    from heroes.console.app import serve as run
+    from heroes.console.app import ConsoleRole
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     host = host or settings.console.host
     port = settings.console.port if port is None else port
-    click.echo(f"console on http://{host}:{port}/ (Ctrl-C stops)", err=True)
     try:
-        await run(settings, host, port, stop=stop)
+        console = ConsoleRole(settings, host, port)
+        click.echo(f"console on http://{host}:{port}/ (Ctrl-C stops)")
+        await run_roles(with_metrics(settings, console.store, [console]))
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror}", err=True)
         sys.exit(3)

@@ -31,7 +31,11 @@ def users_group() -> None:
 @click.option("--replace", is_flag=True, help="Set a new password and role for an existing user.")
 @pass_context
 def add(ctx: Context, name: str, role: str, password_stdin: bool, replace: bool) -> None:
-    """Add user NAME with a role; the password is prompted for (or read from stdin)."""
+    """Add user NAME with a role; the password is prompted for (or read from stdin).
+
+    NAME is 1-64 letters, digits, '.', '_' or '-'; names are compared ignoring case, so
+    'Alice' and 'alice' are one account.
+    """
     if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
     else:

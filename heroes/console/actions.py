@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
 
+from alerting.cluster_state import acknowledge as cluster_acknowledge
 from heroes.console import evidence, inbox, views
 from heroes.console.respond import audit, context, fail, public, run
 from heroes.console.searchreq import RequestError
 from heroes.console.security import session_of
 from heroes.console.state import READER, SETTINGS, STORE
 from heroes.console.upload import import_upload
+from index.backends.es_alerts import cluster_alerts_for
+from index.hashsets.cluster_lists import cluster_lists_for
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,13 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
             user=user,
             comment=comment,
         )
+        cluster = cluster_alerts_for(request.app[SETTINGS])
+        if cluster is not None:  # the alert's shared record, which every machine reads
+            try:
+                await asyncio.to_thread(cluster_acknowledge, cluster, alert_id, user,
+                                        result["comment"], time.time())
+            finally:
+                cluster.close()
         await audit(request, "acknowledge", target=alert_id, comment=comment)
         return result
 
@@ -59,11 +70,10 @@ async def acknowledge(request: web.Request) -> web.StreamResponse:
 
 
 async def export_evidence(request: web.Request) -> web.StreamResponse:
-    infohash = request.match_info["infohash"].lower()
+    raw = request.match_info["infohash"]
 
     async def act(_: web.Request) -> dict[str, Any]:
-        if not views.INFOHASH_RE.match(infohash):
-            raise RequestError("infohash", f"{infohash!r} is not 40 or 64 hex digits")
+        infohash = views.canonical_infohash(raw)
         settings = request.app[SETTINGS]
         out, manifest = await asyncio.to_thread(evidence.export_bundle, settings, infohash)
         await audit(
@@ -102,30 +112,46 @@ async def import_hashes(request: web.Request) -> web.StreamResponse:
             raise RequestError("file", "no file was uploaded")
         fields = {k: str(form.get(k, "")).strip() for k in ("list", "format", "type", "category")}
         content = await asyncio.to_thread(upload.file.read)
-        report = await asyncio.to_thread(
-            import_upload,
-            request.app[SETTINGS].data_dir,
-            request.app[STORE].append,
-            filename=upload.filename or "upload",
-            content=content,
-            list_name=fields["list"],
-            fmt=fields["format"],
-            type_name=fields["type"],
-            category=fields["category"],
-        )
+        cluster = cluster_lists_for(request.app[SETTINGS])
+        try:
+            report = await asyncio.to_thread(
+                import_upload,
+                request.app[SETTINGS].data_dir,
+                request.app[STORE].append,
+                filename=upload.filename or "upload",
+                content=content,
+                list_name=fields["list"],
+                fmt=fields["format"],
+                type_name=fields["type"],
+                category=fields["category"],
+                max_document_bytes=request.app[SETTINGS].index.max_document_bytes,
+                cluster=cluster,
+            )
+        finally:
+            if cluster is not None:
+                cluster.close()
         await audit(
             request,
             "import",
             target=report["list"],
             file=report["file"],
             imported=report["imported"],
-            problems=len(report["problems"]),
+            problems=report["problem_count"],
         )
         return report
 
     result = await run(request, act)
     if isinstance(result, web.Response):
         return result
+    # Bad lines make the answer a 400 even though every good line was imported: the client
+    # asked for the whole file, and the report says what was kept.
+    status = 400 if result["problem_count"] else 200
     if request.path.startswith("/api/"):
-        return web.json_response(result)
-    return aiohttp_jinja2.render_template("imported.html", request, context(request, result))
+        if status == 400:
+            message = f"{result['problem_count']} entries could not be imported " \
+                f"({result['imported']} imported, {result['unchanged']} unchanged)"
+            result = {**result, "error": {"status": 400, "message": message, "param": "file"}}
+        return web.json_response(result, status=status)
+    return aiohttp_jinja2.render_template(
+        "imported.html", request, context(request, result), status=status
+    )

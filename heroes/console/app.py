@@ -1,9 +1,11 @@
-"""Build the console's aiohttp application and run it.
+"""Build the console's aiohttp application, and the console role that serves it.
 
 The application keeps one read backend open for its lifetime (refreshed at most every
 ``[index] reader_reload_s``), appends writes (acknowledgements) to the spool, and - when
-``[console] drain`` is on and no other process holds the writer lock - drains the spool
-too, as every long-lived process may. Reads ``[console]`` and ``[index]``.
+``[console] drain`` is on - runs the drain role (:class:`index.store.DrainRole`) for its
+lifetime, as every long-lived process may. :class:`ConsoleRole` listens on entry, serves
+until stopped and, on exit, stops listening and closes the application's resources in
+reverse order. Reads ``[console]`` and ``[index]``.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ from heroes.console.state import (
     Reader,
     host_of,
     segment,
+    shown,
 )
 from heroes.console.users import UserStore
-from heroes.stages import drain_stages
 from index.store import Store
 
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
+DRAIN_STOP_TIMEOUT_S = 30
 
 
 def make_app(settings: Settings, store: Store | None = None) -> web.Application:
@@ -49,7 +52,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
     )
     app[SETTINGS] = settings
     app[STORE] = store
-    app[AUDIT] = AuditLog.for_data_dir(settings.data_dir)
+    app[AUDIT] = AuditLog.for_data_dir(settings.data_dir, settings.evidence)
     app[USERS] = UserStore.for_data_dir(settings.data_dir, settings.console)
     env = aiohttp_jinja2.setup(
         app,
@@ -58,7 +61,7 @@ def make_app(settings: Settings, store: Store | None = None) -> web.Application:
         undefined=jinja2.ChainableUndefined,
     )
     env.globals.update(plot_histogram=plots.histogram, plot_uptime=plots.uptime)
-    env.filters.update(host_of=host_of, segment=segment)
+    env.filters.update(host_of=host_of, segment=segment, shown=shown)
     app.router.add_static("/static/", HERE / "static", name="static")
     routes.add_routes(app)
     app[AUDIT_WRITER] = AuditWriter(app[AUDIT])
@@ -88,43 +91,61 @@ async def _backend_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def _drain_ctx(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
-    store = app[STORE]
-    task = asyncio.create_task(
-        store.drain_role(stop, drain_stages(app[SETTINGS], store)), name="console-drain"
-    )
-    yield
-    stop.set()
-    try:
-        await asyncio.wait_for(task, timeout=30)
-    except TimeoutError:
-        log.error("the drain did not finish within 30 s; the spool keeps what is left")
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    except Exception:
-        log.exception("the console's drain failed; the spool keeps what is left")
+    async with app[STORE].drain_role() as role:
+        task = asyncio.create_task(role.run(stop), name="console-drain")
+        yield
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=DRAIN_STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.error("the drain did not finish within %d s; the spool keeps what is left",
+                      DRAIN_STOP_TIMEOUT_S)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        except Exception:
+            log.exception("the console's drain failed; the spool keeps what is left")
 
 
 async def _close_stores(app: web.Application) -> None:
     app[USERS].close()
 
 
-async def serve(
-    settings: Settings,
-    host: str,
-    port: int,
-    ready: asyncio.Event | None = None,
-    stop: asyncio.Event | None = None,
-) -> None:
-    """Run until ``stop`` is set (or the task is cancelled), then shut down in order."""
-    runner = web.AppRunner(make_app(settings), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        log.info("console listening on http://%s:%d/", host, port)
-        if ready is not None:
-            ready.set()
-        await (stop or asyncio.Event()).wait()
-    finally:
-        await runner.cleanup()
+class ConsoleRole:
+    """The console role: ``async with ConsoleRole(...) as console: await console.run(stop)``.
+
+    Entry builds the application and listens (an ``OSError`` when the address is taken);
+    ``run`` serves until ``stop`` is set; exit stops listening and cleans the application up.
+    """
+
+    name = "console"
+
+    def __init__(self, settings: Settings, host: str, port: int, store: Store | None = None):
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self._own_store = store is None
+        self.store = store or Store(settings)
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> ConsoleRole:
+        runner = web.AppRunner(make_app(self.settings, self.store), access_log=None)
+        await runner.setup()
+        self._runner = runner
+        try:
+            await web.TCPSite(runner, self.host, self.port).start()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        log.info("console listening on http://%s:%d/", self.host, self.port)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._own_store:
+            self.store.close()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await stop.wait()

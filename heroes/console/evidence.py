@@ -22,9 +22,10 @@ from heroes.console.views import NotFound
 
 def export_bundle(settings: Settings, infohash: str) -> tuple[Path, dict[str, Any]]:
     """Write the bundle of ``infohash``; returns its directory and manifest."""
+    from evidence.errors import KeyMissing
+    from heroes import __version__
     from monitors.errors import EvidenceError
-    from monitors.evidence import export
-    from monitors.probe import config_hash
+    from monitors.evidence import export_infohash
 
     logs = sorted((Path(settings.data_dir) / "evidence").glob("*.chain.jsonl"))
     if not logs:
@@ -32,7 +33,9 @@ def export_bundle(settings: Settings, infohash: str) -> tuple[Path, dict[str, An
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     out = Path(settings.data_dir) / "exports" / f"{infohash}-{stamp}"
     try:
-        manifest = export(logs, infohash, out, config_hash=config_hash(settings))
+        manifest = export_infohash(settings, infohash, out, tool_version=__version__)
+    except KeyMissing as exc:
+        raise RequestError("infohash", f"cannot sign the export: {exc}") from exc
     except EvidenceError as exc:
         if "no observation" in str(exc):
             raise NotFound(str(exc)) from exc
@@ -44,7 +47,7 @@ def zip_bundle(bundle: Path) -> bytes:
     """The bundle's files in one zip (names relative to the bundle)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(bundle.iterdir()):
+        for path in sorted(bundle.rglob("*")):
             if path.is_file():
-                archive.write(path, f"{bundle.name}/{path.name}")
+                archive.write(path, f"{bundle.name}/{path.relative_to(bundle).as_posix()}")
     return buffer.getvalue()

@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from documents import Alert, Document
+from documents.base import validate
+from errors import InvalidDocument
 from heroes.console.searchreq import RequestError, decode_after, encode_after
 from heroes.console.views import NotFound
 from index.backends.base import Backend
-from index.documents import Alert, Document
-from index.documents.base import validate
-from index.errors import InvalidDocument
-from index.query.model import Bool, MatchAll, Query, Search, SortField, Term, TermsAgg
+from query.model import Bool, MatchAll, Query, Search, SortField, Term, TermsAgg
 
 STATUSES = ("new", "acknowledged")
 MAX_COMMENT = 2000

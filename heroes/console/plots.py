@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from index.query.model import interval_ms
+from query.model import interval_ms
 
 WIDTH = 600
 HEIGHT = 120

@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from errors import BackendUnavailable, QueryError
 from heroes.console import views
 from heroes.console.searchreq import RequestError
 from heroes.console.security import SESSION, client_address
 from heroes.console.state import AUDIT_WRITER
-from index.errors import BackendUnavailable, QueryError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,20 @@ async def audit(request: web.Request, action: str, **details: Any) -> None:
     await request.app[AUDIT_WRITER].record(
         action, user=user, address=client_address(request), **details
     )
+
+
+async def form_fields(request: web.Request) -> dict[str, str]:
+    """The fields of a form post or of a JSON object body, as stripped text ("" for null)."""
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError as exc:
+            raise RequestError("body", "not JSON") from exc
+        if not isinstance(body, dict):
+            raise RequestError("body", "expected a JSON object")
+    else:
+        body = dict(await request.post())
+    return {str(k): "" if v is None else str(v).strip() for k, v in body.items()}
 
 
 def public(data: dict[str, Any]) -> dict[str, Any]:

@@ -16,16 +16,19 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from heroes.console import inbox, searchreq, views
+from documents import KINDS
+from errors import BackendUnavailable, QueryError
+from heroes.console import analysis as analysis_pages
+from heroes.console import hits, hygiene, inbox, peers, pivots, searchreq, views
+from heroes.console import sessions as session_pages
 from heroes.console.actions import acknowledge, export_evidence, import_hashes
+from heroes.console.exports import export as export_subject
 from heroes.console.login import api_login, login, login_form, logout
 from heroes.console.openapi import openapi
 from heroes.console.respond import DataFn, audit, context, fail, public, run
 from heroes.console.searchreq import RequestError
 from heroes.console.security import USERS, session_of
 from heroes.console.state import AUDIT, READER, SETTINGS
-from index.documents import KINDS
-from index.errors import BackendUnavailable, QueryError
 from index.hashsets.importer import FORMATS
 from index.hashsets.registry import HASH_TYPES
 
@@ -74,11 +77,14 @@ async def _backend(request: web.Request) -> Any:
 
 
 async def _page(request: web.Request) -> dict[str, Any]:
-    return await views.page(await _backend(request), request.match_info["id"])
+    data = await views.page(await _backend(request), request.match_info["id"])
+    return {**data, **await hits.decisions_of(request, "page", request.match_info["id"]),
+            **await pivots.view_of(request, "page", data["page"])}
 
 
 async def _service(request: web.Request) -> dict[str, Any]:
-    return await views.service(await _backend(request), request.match_info["host"])
+    data = await views.service(await _backend(request), request.match_info["host"])
+    return {**data, **await pivots.view_of(request, "service", data["service"])}
 
 
 async def _infohash(request: web.Request) -> dict[str, Any]:
@@ -113,7 +119,8 @@ async def _alerts(request: web.Request) -> dict[str, Any]:
 
 async def _hashes(request: web.Request) -> dict[str, Any]:
     data = await inbox.hash_lists(await _backend(request))
-    return {**data, "formats": list(FORMATS), "types": HASH_TYPES.names()}
+    return {**data, "formats": list(FORMATS), "types": HASH_TYPES.names(),
+            **await hits.precision(request), **await hygiene.lists_state(request)}
 
 
 async def _users(request: web.Request) -> dict[str, Any]:
@@ -129,12 +136,13 @@ async def _audit(request: web.Request) -> dict[str, Any]:
         asyncio.to_thread(
             log_.tail, limit, action=q.get("action") or None, user=q.get("user") or None
         ),
-        asyncio.to_thread(log_.verify),
+        asyncio.to_thread(log_.head_status),
     )
     return {
         "records": records,
-        "chain_ok": problem is None,
-        "chain_problem": str(problem) if problem else "",
+        "chain_ok": problem["ok"],
+        "chain_problem": "; ".join(problem["problems"]),
+        "heads": problem,
     }
 
 
@@ -207,7 +215,20 @@ def add_routes(app: web.Application) -> None:
     view(app, "/hashes", "hashes.html", _hashes)
     view(app, "/audit", "audit.html", _audit, "audit_view", admin=True)
     view(app, "/users", "users.html", _users, admin=True)
+    view(app, "/peers", "peers.html", peers.peers)
+    view(app, "/peer/{ip}", "peer.html", peers.peer)
+    view(app, "/sessions", "sessions.html", session_pages.sessions)
+    view(app, "/clusters", "clusters.html", analysis_pages.cluster_list)
+    view(app, "/cluster/{id}", "cluster.html", analysis_pages.cluster_view)
+    view(app, "/timeline/{value}", "timeline.html", analysis_pages.timeline_view)
+    r.add_get("/peer/{ip}/export.{fmt}", peers.export_peer)
     for prefix in ("", "/api"):
+        r.add_post(prefix + "/peer/{ip}/assign", peers.assign)
+        r.add_post(prefix + "/sessions/import", session_pages.import_session)
+        r.add_post(prefix + "/sessions/{id}/remove", session_pages.remove_session)
         r.add_post(prefix + "/alerts/{id}/ack", acknowledge)
         r.add_post(prefix + "/infohash/{infohash}/export", export_evidence)
+        r.add_post(prefix + "/export/{kind}/{id}", export_subject)
         r.add_post(prefix + "/hashes/import", import_hashes)
+        r.add_post(prefix + "/hits/{kind}/{id}/decide", hits.decide)
+        r.add_post(prefix + "/hashes/quarantine/{action}", hygiene.quarantine_action)

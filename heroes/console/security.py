@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import unicodedata
 from collections.abc import Awaitable, Callable
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -29,6 +30,8 @@ CSP = (
 )
 PUBLIC = ("/login", "/api/login", "/api/openapi.json", "/static/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# A next target still changing after this many decodings is refused rather than decoded on.
+_MAX_DECODINGS = 8
 
 USERS = web.AppKey("users", UserStore)
 SESSION = web.RequestKey("session", Session)
@@ -99,11 +102,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-def require_admin(request: web.Request) -> None:
-    if not session_of(request).user.is_admin:
-        raise web.HTTPForbidden(text="this needs the admin role")
-
-
 def set_session_cookie(
     response: web.StreamResponse, session: Session, settings: ConsoleSettings
 ) -> None:
@@ -119,7 +117,24 @@ def set_session_cookie(
 
 
 def safe_next(target: str) -> str:
-    """Only a local path may follow a login (no open redirect)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    r"""Where a login may send the browser: ``target`` when it is a path on this console,
+    else ``/`` (no open redirect).
+
+    Browsers drop tabs and newlines inside a URL and read ``\`` as ``/``, so ``/<tab>/x``
+    or ``/\x`` would take them to host ``x``. The target is therefore judged fully decoded
+    (``%2F%2F`` is ``//``): no control character anywhere, and a single ``/`` followed by
+    anything but ``/`` or ``\``.
+    """
+    decoded = target
+    for _ in range(_MAX_DECODINGS):
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    else:
+        return "/"
+    if any(unicodedata.category(char).startswith("C") for char in decoded):
+        return "/"
+    if decoded == "/" or (decoded.startswith("/") and decoded[1] not in "/\\"):
         return target
-    return "/search"
+    return "/"

@@ -13,7 +13,9 @@ from urllib.parse import quote, urlsplit
 from aiohttp import web
 
 from config import Settings
+from documents.fields import identifier_type
 from heroes.console.audit import AuditLog, AuditWriter
+from identifiers import display
 from index.backends.base import Backend
 from index.store import Store
 
@@ -35,6 +37,12 @@ def host_of(url: str) -> str:
         return (urlsplit(str(url)).hostname or "").lower()
     except ValueError:
         return ""
+
+
+def shown(value: object, entity: str) -> str:
+    """How a page entity's value is shown: its type's display form (EIP-55 for eth)."""
+    type_name = identifier_type("page", f"entities.{entity}")
+    return display(type_name, str(value)) if type_name else str(value)
 
 
 class Reader:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote as _quote
 
-from index.documents import KINDS
+from documents import KINDS
 
 SNIPPET = 240
 
@@ -73,6 +73,8 @@ def summarize(hit: dict[str, Any]) -> dict[str, Any]:
         "detail": _detail(kind, source),
         "time": source.get(time_field, ""),
         "href": view_href(kind, hit["_id"], source),
+        "peer_href": f"/peer/{quote(str(source['ip']))}" if kind == "observation"
+        and source.get("ip") else "",
         "flagged": bool(source.get("flagged")),
         "lists": sorted({m.get("list", "") for m in source.get("matches", [])}),
         "sort": hit.get("sort"),

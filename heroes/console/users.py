@@ -1,27 +1,35 @@
 """Local console users, their sessions and the login throttle, in one SQLite file.
 
 File: ``<data_dir>/console/users.sqlite``. Passwords are argon2id hashes (argon2-cffi);
-there is no default account. Reads ``[console]`` ``session_ttl_s``, ``login_attempts``
-and ``login_lockout_s``.
+there is no default account. User names are compared by their key (Unicode NFKC, then
+case-folded): two names with one key are one account, and a login may spell the name in
+either case. Reads ``[console]`` ``session_ttl_s``, ``login_attempts`` and
+``login_lockout_s``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
+import sqlite3
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from config.sections.console import ConsoleSettings
-from index.sqlite import open_database
+from storage.sqlite import open_database
+
+log = logging.getLogger(__name__)
 
 ROLES = ("analyst", "admin")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MIN_PASSWORD = 10
 
 _SCHEMA = """
@@ -29,7 +37,8 @@ CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY,
     role TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    name_key TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -39,6 +48,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     created_at REAL NOT NULL,
     expires_at REAL NOT NULL
 );
+-- name holds the name's key, so that every spelling of a name counts against one account.
 CREATE TABLE IF NOT EXISTS failures (
     name TEXT NOT NULL,
     address TEXT NOT NULL,
@@ -79,6 +89,22 @@ class Session:
     expires_at: float
 
 
+def name_key(name: str) -> str:
+    """The key that two spellings of one user name share (NFKC, then case-folded)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def check_name(name: str) -> None:
+    """Raise :class:`UserError` naming what is wrong with a new user name."""
+    for char in name:
+        if unicodedata.category(char).startswith("C"):
+            raise UserError(f"user name {name!r} contains the control character U+{ord(char):04X}")
+    if name != name.strip():
+        raise UserError(f"user name {name!r} has leading or trailing whitespace")
+    if not NAME_RE.fullmatch(name):
+        raise UserError(f"user name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+
+
 def _token_hash(token: str) -> str:
     # Only a hash of the cookie value is stored, so a copy of the file opens no session.
     return hashlib.sha256(token.encode()).hexdigest()
@@ -90,7 +116,8 @@ class UserStore:
     def __init__(self, path: Path, settings: ConsoleSettings):
         self.path = path
         self.settings = settings
-        self._db = open_database(path, _SCHEMA)
+        self._db = open_database(path, _SCHEMA, version=1)
+        self._migrate()
         self._hasher = PasswordHasher()
         # Verifying against a dummy hash for unknown names keeps their timing like known ones.
         self._dummy = self._hasher.hash(secrets.token_hex(16))
@@ -102,33 +129,93 @@ class UserStore:
     def close(self) -> None:
         self._db.close()
 
+    def _migrate(self) -> None:
+        # Files written before names had keys: fill them in, then make them unique. In one
+        # IMMEDIATE transaction, so that two processes opening an old file do it once.
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(users)")}
+            if "name_key" not in columns:
+                self._db.execute("ALTER TABLE users ADD COLUMN name_key TEXT")
+            rows = self._db.execute("SELECT name FROM users WHERE name_key IS NULL").fetchall()
+            for (name,) in rows:
+                self._db.execute(
+                    "UPDATE users SET name_key = ? WHERE name = ?", (name_key(name), name)
+                )
+            self._unique_keys()
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _unique_keys(self) -> None:
+        try:
+            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS users_name_key ON users (name_key)")
+        except sqlite3.IntegrityError:
+            clashes = self._db.execute(
+                "SELECT group_concat(name, ', ') FROM users GROUP BY name_key HAVING count(*) > 1"
+            ).fetchall()
+            log.warning(
+                "%s: users whose names differ only in case: %s; remove all but one of each"
+                " (heroes users remove NAME)",
+                self.path,
+                "; ".join(row[0] for row in clashes),
+            )
+
+    def _row(self, name: str, columns: str) -> tuple[Any, ...] | None:
+        # By key; when an old file holds several spellings of one key, the exact one wins.
+        return self._db.execute(
+            f"SELECT {columns} FROM users WHERE name_key = ? ORDER BY name = ? DESC LIMIT 1",
+            (name_key(name), name),
+        ).fetchone()
+
     # -- users -------------------------------------------------------------------------------
 
     def add(self, name: str, role: str, password: str, *, replace: bool = False) -> User:
-        if not NAME_RE.match(name):
-            raise UserError(f"user name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+        check_name(name)
         if role not in ROLES:
             raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if len(password) < MIN_PASSWORD:
             raise UserError(f"password must have at least {MIN_PASSWORD} characters")
-        exists = self.get(name) is not None
-        if exists and not replace:
+        found = self._row(name, "name")
+        if found is not None and found[0] != name:
+            raise UserError(
+                f"user name {name!r} collides with the existing user {found[0]!r}"
+                " (names are compared ignoring case)"
+            )
+        if found is not None and not replace:
             raise UserError(f"user {name!r} exists (use --replace to set a new password or role)")
-        self._db.execute(
-            "INSERT OR REPLACE INTO users (name, role, password_hash, created_at)"
-            " VALUES (?, ?, ?, ?)",
-            (name, role, self._hasher.hash(password), time.time()),
-        )
-        if exists:
-            self._db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+        password_hash = self._hasher.hash(password)
+        try:
+            if found is None:
+                self._db.execute(
+                    "INSERT INTO users (name, role, password_hash, created_at, name_key)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (name, role, password_hash, time.time(), name_key(name)),
+                )
+            else:
+                self._db.execute(
+                    "UPDATE users SET role = ?, password_hash = ? WHERE name = ?",
+                    (role, password_hash, name),
+                )
+                self._db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+        except sqlite3.IntegrityError as exc:
+            # Another process added a spelling of this name since the check above.
+            raise UserError(
+                f"user name {name!r} collides with an existing user"
+                " (names are compared ignoring case)"
+            ) from exc
         return User(name, role)
 
     def remove(self, name: str) -> bool:
-        cur = self._db.execute("DELETE FROM users WHERE name = ?", (name,))
+        found = self._row(name, "name")
+        if found is None:
+            return False
+        cur = self._db.execute("DELETE FROM users WHERE name = ?", (found[0],))
         return cur.rowcount > 0
 
     def get(self, name: str) -> User | None:
-        row = self._db.execute("SELECT name, role FROM users WHERE name = ?", (name,)).fetchone()
+        row = self._row(name, "name, role")
         return User(*row) if row else None
 
     def list(self) -> list[User]:
@@ -139,37 +226,45 @@ class UserStore:
     # -- login -------------------------------------------------------------------------------
 
     def authenticate(self, name: str, password: str, address: str) -> User | None:
-        """The user when the password is right; None when wrong; LockedOut when throttled."""
-        now = time.time()
-        row = self._db.execute(
-            "SELECT count, last_at FROM failures WHERE name = ? AND address = ?", (name, address)
-        ).fetchone()
-        if row and row[0] >= self.settings.login_attempts:
-            remaining = row[1] + self.settings.login_lockout_s - now
-            if remaining > 0:
-                raise LockedOut(int(remaining) + 1)
-            self._db.execute("DELETE FROM failures WHERE name = ? AND address = ?", (name, address))
-        found = self._db.execute(
-            "SELECT role, password_hash FROM users WHERE name = ?", (name,)
-        ).fetchone()
+        """The user when the password is right; None when wrong; LockedOut when throttled.
+
+        An attempt is counted before its password is checked, in one statement, so that
+        parallel attempts never check more passwords than ``login_attempts`` allows.
+        """
+        key = name_key(name)
+        self._reserve_attempt(key, address)
+        found = self._row(name, "name, role, password_hash")
         ok = False
         try:
             ok = (
-                self._hasher.verify(found[1] if found else self._dummy, password)
+                self._hasher.verify(found[2] if found else self._dummy, password)
                 and found is not None
             )
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             ok = False
-        if not ok:
-            self._db.execute(
-                "INSERT INTO failures (name, address, count, last_at) VALUES (?, ?, 1, ?)"
-                " ON CONFLICT(name, address) DO UPDATE"
-                " SET count = count + 1, last_at = excluded.last_at",
-                (name, address, now),
-            )
+        if not ok or found is None:
             return None
-        self._db.execute("DELETE FROM failures WHERE name = ? AND address = ?", (name, address))
-        return User(name, found[0])
+        self._db.execute("DELETE FROM failures WHERE name = ? AND address = ?", (key, address))
+        return User(found[0], found[1])
+
+    def _reserve_attempt(self, key: str, address: str) -> None:
+        """Count one attempt for (name key, address), or raise LockedOut without counting
+        it as checked. A count older than the lock-out starts again from one."""
+        now = time.time()
+        attempts = self.settings.login_attempts
+        lockout = self.settings.login_lockout_s
+        # fetchall: the upsert commits only once its RETURNING rows are read to the end.
+        ((count, last_at),) = self._db.execute(
+            "INSERT INTO failures (name, address, count, last_at) VALUES (:key, :address, 1, :now)"
+            " ON CONFLICT (name, address) DO UPDATE SET"
+            "  count = CASE WHEN last_at + :lockout <= :now THEN 1 ELSE count + 1 END,"
+            "  last_at = CASE WHEN last_at + :lockout > :now AND count >= :attempts"
+            "   THEN last_at ELSE :now END"
+            " RETURNING count, last_at",
+            {"key": key, "address": address, "now": now, "lockout": lockout, "attempts": attempts},
+        ).fetchall()
+        if count > attempts:
+            raise LockedOut(int(last_at + lockout - now) + 1)
 
     # -- sessions ----------------------------------------------------------------------------
 

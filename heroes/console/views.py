@@ -9,18 +9,20 @@ data (keys starting with ``_`` are for templates only). Missing documents raise
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from heroes.console import searchreq
+from documents import document_id
+from documents.fields import identifier_type
+from documents.observation import combine_probes
+from heroes.console import searchreq, searchrun
 from heroes.console.searchreq import ENTITY_TYPES, RequestError, SearchRequest
 from heroes.console.summary import summarize, view_href
+from identifiers import InvalidIdentifier, normalize_for_field
+from identifiers import get as identifier
 from index.backends.base import Backend
-from index.documents import document_id
-from index.query.model import (
+from query.model import (
     Bool,
-    DateHistogram,
     Search,
     SortField,
     Term,
@@ -29,14 +31,21 @@ from index.query.model import (
     interval_ms,
 )
 
-INFOHASH_RE = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
-ENTITY_NORMAL = {
-    "emails": str.lower,
-    "onions": str.lower,
-    "infohashes": str.lower,
-    "pgp": str.upper,
-}
+
+def canonical_infohash(raw: str) -> str:
+    """The infohash a path names, in any spelling the identifier accepts (hex, base32, magnet)."""
+    try:
+        return identifier("infohash").parse(raw)
+    except InvalidIdentifier as exc:
+        raise RequestError("infohash", str(exc)) from exc
+
+
 MEDIA_HASHES = ("md5", "sha1", "sha256", "pdq")
+# The swarm view reads at most this many observation records (in pages) to count its peers,
+# and lists at most MAX_SWARM_ROWS peers.
+MAX_SWARM_RECORDS = 50_000
+OBSERVATION_PAGE = 10_000
+MAX_SWARM_ROWS = 500
 
 
 class NotFound(Exception):
@@ -60,12 +69,7 @@ async def search(
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     interval = searchreq.choose_interval(req.since, req.until, now)
-    main = searchreq.build_search(req, now)
-    counts = searchreq.entity_count_searches(req, now)
-    results = await asyncio.gather(
-        backend.search(main), *(backend.search(s) for s in counts.values())
-    )
-    result = results[0]
+    result, counts = await searchrun.run(backend, req, now)
     hits = [summarize(h) for h in result["hits"]["hits"]]
     next_after = None
     if req.sort != "relevance" and len(hits) == req.size and hits[-1]["sort"]:
@@ -80,7 +84,7 @@ async def search(
     }
     entity_facet = [
         {"key": e, "doc_count": _total(r), "href": req.url(has=[*req.has, e], after="")}
-        for e, r in zip(counts, results[1:], strict=True)
+        for e, r in counts.items()
         if _total(r)
     ]
     return {
@@ -177,9 +181,19 @@ async def service(backend: Backend, host: str) -> dict[str, Any]:
     )
     if doc is None and _total(pages_result) == 0:
         raise NotFound(f"no service or page for host {host!r}")
+    group = str((doc or {}).get("mirror_group") or "")
+    mirrors: list[str] = []
+    if group:
+        members = await backend.search(
+            Search(kind="service", query=Term("mirror_group", group), size=100)
+        )
+        mirrors = sorted(str(h["_source"]["host"]) for h in members["hits"]["hits"]
+                         if h["_source"].get("host") != host)
     return {
         "host": host,
         "service": doc,
+        "mirror_group": group,
+        "mirrors": mirrors,
         "history": (doc or {}).get("history", []),
         "page_total": _total(pages_result),
         "pages": [summarize(h) for h in pages_result["hits"]["hits"]],
@@ -196,15 +210,66 @@ def _interval(first: str | None, last: str | None) -> str:
     return searchreq.choose_interval(since, until, until)
 
 
+async def _observations_of(backend: Backend, value: str) -> tuple[list[dict[str, Any]], int]:
+    """Up to MAX_SWARM_RECORDS records of the infohash (newest first), and how many exist."""
+    search = Search("observation", query=Term("infohash", value), size=OBSERVATION_PAGE,
+                    sort=(SortField("last_seen", "desc"),))
+    records: list[dict[str, Any]] = []
+    total = 0
+    while len(records) < MAX_SWARM_RECORDS:
+        result = await backend.search(search)
+        total = max(total, _total(result))
+        hits = result["hits"]["hits"]
+        records.extend({"id": h["_id"], **h["_source"]} for h in hits)
+        if len(hits) < search.size:
+            break
+        search = Search(search.kind, query=search.query, size=search.size, sort=search.sort,
+                        search_after=tuple(hits[-1]["sort"]))
+    return records[:MAX_SWARM_RECORDS], total
+
+
+def peer_counts(rows: list[dict[str, Any]], interval: str) -> dict[str, list[dict[str, Any]]]:
+    """Clients, levels and new peers per ``interval``, each peer (one row) counted once.
+
+    ``rows`` are :func:`~documents.observation.combine_probes` rows: a peer that several
+    probes saw is one row, at the highest level any of them proved. Buckets have the
+    backend's shape (``key``, ``doc_count``; dates as epoch ms, empty ones left out).
+    """
+    clients: dict[str, int] = {}
+    levels: dict[int, int] = {}
+    new_peers: dict[int, int] = {}
+    step = interval_ms(interval)
+    for row in rows:
+        client = str(row.get("client") or "")
+        clients[client] = clients.get(client, 0) + 1
+        level = int(row.get("level") or 0)
+        levels[level] = levels.get(level, 0) + 1
+        first = row.get("first_seen")
+        if first:
+            ms = int(datetime.fromisoformat(str(first)).timestamp() * 1000)
+            new_peers[ms - ms % step] = new_peers.get(ms - ms % step, 0) + 1
+
+    def by_count(counts: dict[Any, int], size: int) -> list[dict[str, Any]]:
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:size]
+        return [{"key": k, "doc_count": n} for k, n in top]
+
+    return {"clients": by_count(clients, 20), "levels": by_count(levels, 4),
+            "new_peers": [{"key": k, "doc_count": n} for k, n in sorted(new_peers.items())]}
+
+
 async def infohash(backend: Backend, value: str) -> dict[str, Any]:
-    value = value.lower()
-    if not INFOHASH_RE.match(value):
-        raise RequestError("infohash", f"{value!r} is not 40 or 64 hex digits")
-    by_ih = Term("infohash", value)
-    torrent_found, oldest, pages_result = await asyncio.gather(
+    """A swarm: its torrent, its peers (one row per peer across probes), pages that named it.
+
+    Clients, levels and the new-peers histogram count peers, not records: two probes that
+    saw the same address and port count once, at the higher level. They are counted over
+    the newest MAX_SWARM_RECORDS records (``peers_complete`` false when there are more).
+    """
+    value = canonical_infohash(value)
+    torrent_found, oldest, pages_result, (records, total) = await asyncio.gather(
         backend.get("torrent", [document_id("torrent", [value])]),
         backend.search(
-            Search(kind="observation", query=by_ih, size=1, sort=(SortField("first_seen", "asc"),))
+            Search(kind="observation", query=Term("infohash", value), size=1,
+                   sort=(SortField("first_seen", "asc"),))
         ),
         backend.search(
             Search(
@@ -214,34 +279,24 @@ async def infohash(backend: Backend, value: str) -> dict[str, Any]:
                 sort=(SortField("fetched_at", "desc"),),
             )
         ),
+        _observations_of(backend, value),
     )
     first = oldest["hits"]["hits"][0]["_source"]["first_seen"] if oldest["hits"]["hits"] else None
     now_iso = datetime.now(UTC).isoformat()
     interval = _interval(first, now_iso)
-    obs = await backend.search(
-        Search(
-            kind="observation",
-            query=by_ih,
-            size=500,
-            sort=(SortField("last_seen", "desc"),),
-            aggs={
-                "clients": TermsAgg("client", 20),
-                "levels": TermsAgg("level", 4),
-                "new_peers": DateHistogram("first_seen", interval),
-            },
-        )
-    )
     torrent = next(iter(torrent_found.values()), None)
-    if torrent is None and _total(obs) == 0 and _total(pages_result) == 0:
+    if torrent is None and total == 0 and _total(pages_result) == 0:
         raise NotFound(f"nothing known about infohash {value!r}")
+    rows = combine_probes(records)
     return {
         "infohash": value,
         "torrent": torrent,
-        "observation_total": _total(obs),
-        "observations": _sources(obs),
-        "clients": _buckets(obs, "clients"),
-        "levels": _buckets(obs, "levels"),
-        "new_peers": _buckets(obs, "new_peers"),
+        "observation_total": total,
+        "peer_total": len(rows),
+        "records_counted": len(records),
+        "peers_complete": len(records) >= total,
+        "observations": rows[:MAX_SWARM_ROWS],
+        **peer_counts(rows, interval),
         "interval": interval,
         "pages": [summarize(h) for h in pages_result["hits"]["hits"]],
         "found_on": (torrent or {}).get("found_on", []),
@@ -252,7 +307,7 @@ async def infohash(backend: Backend, value: str) -> dict[str, Any]:
 async def entity(backend: Backend, etype: str, value: str) -> dict[str, Any]:
     if etype not in ENTITY_TYPES:
         raise RequestError("type", f"{etype!r} is not one of {', '.join(ENTITY_TYPES)}")
-    value = ENTITY_NORMAL.get(etype, str)(value.strip())
+    value = normalize_for_field(identifier_type("page", f"entities.{etype}"), value.strip())
     by_value = Term(f"entities.{etype}", value)
     newest, oldest = await asyncio.gather(
         backend.search(

@@ -1,4 +1,4 @@
-"""A real single-node Elasticsearch for tests and benchmarks, from Elasticsearch's test zip.
+"""Real Elasticsearch nodes for tests and benchmarks (one, or N as one cluster), from the test zip.
 
 Elasticsearch publishes its own test distribution on Maven Central
 (``org.elasticsearch.distribution.integ-test-zip:elasticsearch:<version>:zip``). It carries
@@ -10,9 +10,15 @@ none of them. This module:
 
       python -m heroes.lab.elasticsearch_node fetch --version 9.3.2 --cache .cache/elasticsearch
 
-- :func:`start_node`: runs it on 127.0.0.1 as an unprivileged user (Elasticsearch refuses
-  root), single-node, security off, a 512 MiB heap, with a JDK 21+ found under
-  ``/usr/lib/jvm``; waits for yellow health with a deadline; :meth:`NodeHandle.stop` reaps it.
+- :func:`start_cluster`: runs N nodes on 127.0.0.1 as an unprivileged user (Elasticsearch
+  refuses root), security off, a 512 MiB heap each, with a JDK 21+ found under
+  ``/usr/lib/jvm``; one node is a ``single-node`` cluster, several discover each other on
+  their transport ports (bootstrapped from all of them on the very first boot only); waits
+  until all N have joined and health is yellow; :meth:`ClusterHandle.stop` reaps them.
+  :func:`start_node` is the one-node case. Each node has its own directory (config copy,
+  data, logs) and is recorded in its ``processes.json`` (group ``elasticsearch``,
+  :mod:`heroes.lab.processes`), so whatever outlives its starter can be found and stopped;
+  :meth:`NodeHandle.kill` and :meth:`NodeHandle.start` crash and restart one node on its data.
 
 Reads no settings: the caller passes directories and the port.
 """
@@ -38,6 +44,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from heroes.lab.processes import LabProcess, ProcessTable, ReadyCheck, is_alive, wait_exit
+
 log = logging.getLogger(__name__)
 
 GROUP_ID = "org.elasticsearch.distribution.integ-test-zip"
@@ -48,6 +56,7 @@ SUPPORTED_MAJOR = 9
 MIN_JAVA = 21
 JVM_ROOT = Path("/usr/lib/jvm")
 RUN_USER = "heroes-es"
+GROUP = "elasticsearch"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HEAP = "512m"
 
@@ -201,25 +210,51 @@ class NodeHandle:
     argv: list[str] = field(repr=False)
     env: dict[str, str] = field(repr=False)
     stdout_path: Path = field(repr=False)
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    process: LabProcess | None = field(default=None, repr=False)
+    # Settings for the very first boot only (cluster bootstrapping): a node restarted with
+    # them warns that they risk data loss.
+    first_boot_args: list[str] = field(default_factory=list, repr=False)
+    name: str = "heroes-test"
+
+    @property
+    def table(self) -> ProcessTable:
+        return ProcessTable.of(self.data_dir)
 
     def start(self, deadline_s: float = 120.0) -> None:
         """Start (or restart, on the same data and port) and wait until it is yellow."""
         if self.running():
             return
-        with self.stdout_path.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=self.data_dir, env=self.env, start_new_session=True)
-        log.info("elasticsearch starting on %s (pid %d)", self.url, self.process.pid)
+        self.launch()
         self.wait_ready(deadline_s)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it (see :meth:`wait_ready`)."""
+        if self.running():
+            return
+        argv = [*self.argv, *self.first_boot_args]
+        self.first_boot_args = []
+        self.process = self.table.start(
+            "elasticsearch", argv, log=self.stdout_path, group=GROUP,
+            ports={"http": self.port}, cwd=self.data_dir, env=self.env,
+            ready=ReadyCheck.owner("cluster health yellow"))
+        log.info("elasticsearch %s starting on %s (pid %d)", self.name, self.url,
+                 self.process.pid)
+
+    def kill(self) -> None:
+        """SIGKILL the node's process group (a crash), and reap it; :meth:`start` revives it."""
+        if self.process is not None:
+            if is_alive(self.process):
+                # The whole group (runuser, launcher and server JVM), with no SIGTERM first.
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+            self.table.stop(records=[self.process], grace_s=0.0)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.process is not None and is_alive(self.process)
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the node's console output (errors, stack traces), for failure messages."""
@@ -243,9 +278,7 @@ class NodeHandle:
         deadline = time.monotonic() + deadline_s
         while time.monotonic() < deadline:
             if not self.running():
-                code = self.process.returncode if self.process else None
-                raise NodeError(f"elasticsearch exited with {code} before it was ready\n"
-                                f"{self.log_tail()}")
+                raise NodeError(f"elasticsearch exited before it was ready\n{self.log_tail()}")
             health = self.health()
             if health and health.get("status") in ("yellow", "green"):
                 return
@@ -256,16 +289,13 @@ class NodeHandle:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the node (SIGTERM to its process group, then SIGKILL) and reap it."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
+        if self.process is not None:
+            self.table.stop(records=[self.process], grace_s=timeout_s)
+
+    def wait(self) -> None:
+        """Until the node exits."""
+        if self.process is not None:
+            wait_exit(self.process)
 
     def __enter__(self) -> NodeHandle:
         return self
@@ -285,6 +315,57 @@ def _check_access(user: str | None, path: Path, mode: str) -> None:
                         "searchable by it (use a directory under /tmp, not a private one)")
 
 
+@dataclass
+class ClusterHandle:
+    """Nodes started as one cluster (see :func:`start_cluster`); :meth:`stop` reaps them all."""
+
+    nodes: list[NodeHandle]
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    def health(self, wait_for: str = "yellow", timeout_s: float = 1.0
+               ) -> dict[str, object] | None:
+        """Cluster health asked of the first node that answers, or None."""
+        for node in self.nodes:
+            if node.running():
+                health = node.health(wait_for, timeout_s)
+                if health is not None:
+                    return health
+        return None
+
+    def wait_ready(self, deadline_s: float = 120.0, status: str = "yellow") -> None:
+        """Until every node has joined and health is ``status`` (or better)."""
+        wanted = ("green",) if status == "green" else ("yellow", "green")
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if not node.running():
+                    raise NodeError(f"elasticsearch {node.name} exited before the cluster was "
+                                    f"ready\n{node.log_tail()}")
+            health = self.health(status)
+            if (health and health.get("status") in wanted
+                    and health.get("number_of_nodes") == len(self.nodes)):
+                return
+            # A poll interval, not synchronisation: the condition is re-checked each time.
+            time.sleep(0.25)
+        tails = "\n".join(node.log_tail(15) for node in self.nodes)
+        self.stop()
+        raise NodeError(f"{len(self.nodes)} elasticsearch nodes not {status} and joined within "
+                        f"{deadline_s:.0f}s\n{tails}")
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        for node in self.nodes:
+            node.stop(timeout_s)
+
+    def __enter__(self) -> ClusterHandle:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
 def start_node(cache_dir: Path, data_dir: Path, port: int = 0, *, version: str | None = None,
                heap: str = HEAP, deadline_s: float = 120.0) -> NodeHandle:
     """Start a single node on 127.0.0.1 and wait until it is yellow.
@@ -292,7 +373,64 @@ def start_node(cache_dir: Path, data_dir: Path, port: int = 0, *, version: str |
     ``data_dir`` receives the node's config copy, data and logs; ``port`` 0 picks a free one.
     Raises :class:`NodeError` (with the node's log) when it cannot be had.
     """
-    cache_dir = Path(cache_dir).resolve()
+    cluster = start_cluster(cache_dir, data_dir, 1, ports=[port], version=version, heap=heap,
+                            deadline_s=deadline_s)
+    return cluster.nodes[0]
+
+
+def start_cluster(cache_dir: Path, data_dir: Path, nodes: int = 3, *,
+                  ports: list[int] | None = None, version: str | None = None, heap: str = HEAP,
+                  deadline_s: float = 180.0, name: str = "heroes-test") -> ClusterHandle:
+    """Start ``nodes`` nodes on 127.0.0.1 as one cluster and wait until all joined, yellow.
+
+    One node keeps its files in ``data_dir`` itself; several in ``data_dir/n1`` ... ``nN``.
+    ``ports`` are the HTTP ports (0 or missing: a free one). Raises :class:`NodeError` (with
+    the nodes' logs) when the cluster cannot be had.
+    """
+    if nodes < 1:
+        raise NodeError(f"a cluster needs at least one node, not {nodes!r}")
+    home = _home(Path(cache_dir).resolve(), version)
+    jdk = find_jdk()
+    data_dir = Path(data_dir).resolve()
+    wanted = list(ports or [])
+    http = [(wanted[i] if i < len(wanted) else 0) or free_port() for i in range(nodes)]
+    transport = [free_port() for _ in range(nodes)]
+    names = [name] if nodes == 1 else [f"n{i + 1}" for i in range(nodes)]
+    dirs = [data_dir] if nodes == 1 else [data_dir / n for n in names]
+    if nodes > 1:
+        # The nodes' account must pass through the shared parent (mkdtemp makes it 0700).
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(data_dir.stat().st_mode | 0o011)
+    handles = []
+    for i in range(nodes):
+        settings = {
+            "network.host": "127.0.0.1",
+            "http.port": str(http[i]),
+            "transport.port": str(transport[i]),
+            "xpack.security.enabled": "false",
+            "path.data": str(dirs[i] / "data"),
+            "path.logs": str(dirs[i] / "logs"),
+            # A shared test machine may be short of disk: never turn indices read-only for that.
+            "cluster.routing.allocation.disk.threshold_enabled": "false",
+            "node.name": names[i],
+            "cluster.name": name,
+        }
+        first_boot: dict[str, str] = {}
+        if nodes == 1:
+            settings["discovery.type"] = "single-node"
+        else:
+            settings["discovery.seed_hosts"] = ",".join(f"127.0.0.1:{p}" for p in transport)
+            first_boot["cluster.initial_master_nodes"] = ",".join(names)
+        handles.append(_node(home, jdk, dirs[i], http[i], settings, first_boot, heap))
+    log.info("elasticsearch %s in %s, JDK %s, %d node(s)", home.name, home, jdk, nodes)
+    cluster = ClusterHandle(handles)
+    for node in handles:
+        node.launch()
+    cluster.wait_ready(deadline_s)
+    return cluster
+
+
+def _home(cache_dir: Path, version: str | None) -> Path:
     if version is None:
         versions = [v for v in cached_versions(cache_dir) if _version_key(v)[0] == SUPPORTED_MAJOR]
         if not versions:
@@ -302,52 +440,42 @@ def start_node(cache_dir: Path, data_dir: Path, port: int = 0, *, version: str |
     home = home_of(cache_dir, version)
     if not (home / "bin" / "elasticsearch").is_file():
         raise NodeError(f"{home} is not an unpacked Elasticsearch: run `make es-node` first")
-    jdk = find_jdk()
-    data_dir = Path(data_dir).resolve()
+    return home
+
+
+def _node(home: Path, jdk: Path, node_dir: Path, port: int, settings: dict[str, str],
+          first_boot: dict[str, str], heap: str) -> NodeHandle:
+    """One node's directories, account and command line (not started)."""
     for sub in ("data", "logs", "tmp"):
-        (data_dir / sub).mkdir(parents=True, exist_ok=True)
-    conf = data_dir / "config"
+        (node_dir / sub).mkdir(parents=True, exist_ok=True)
+    conf = node_dir / "config"
     if not conf.exists():
+        # Its own writable copy: Elasticsearch writes its keystore there.
         shutil.copytree(home / "config", conf)
     user = None
     if os.geteuid() == 0:
         account = ensure_user()
         user = account.pw_name
-        for path in (data_dir, *data_dir.rglob("*")):
+        for path in (node_dir, *node_dir.rglob("*")):
             os.chown(path, account.pw_uid, account.pw_gid)
         _check_access(user, home / "bin" / "elasticsearch", "r")
-        _check_access(user, data_dir, "w")
-    port = port or free_port()
-    settings = {
-        "discovery.type": "single-node",
-        "network.host": "127.0.0.1",
-        "http.port": str(port),
-        "transport.port": str(free_port()),
-        "xpack.security.enabled": "false",
-        "path.data": str(data_dir / "data"),
-        "path.logs": str(data_dir / "logs"),
-        # A shared test machine may be short of disk: never turn indices read-only for that.
-        "cluster.routing.allocation.disk.threshold_enabled": "false",
-        "node.name": "heroes-test",
-        "cluster.name": "heroes-test",
-    }
+        _check_access(user, node_dir, "w")
     argv = [str(home / "bin" / "elasticsearch"), *(f"-E{k}={v}" for k, v in settings.items())]
     env = {
         "PATH": SYSTEM_PATH,
         "ES_JAVA_HOME": str(jdk),
         "ES_PATH_CONF": str(conf),
-        "ES_TMPDIR": str(data_dir / "tmp"),
+        "ES_TMPDIR": str(node_dir / "tmp"),
         "ES_JAVA_OPTS": f"-Xms{heap} -Xmx{heap}",
         "LANG": "C.UTF-8",
     }
     if user is not None:
         env_args = [f"{k}={v}" for k, v in env.items()]
         argv = [_tool("runuser"), "-u", user, "--", "env", *env_args, *argv]
-    node = NodeHandle(home=home, data_dir=data_dir, port=port, argv=argv, env=env,
-                      stdout_path=data_dir / "stdout.log")
-    log.info("elasticsearch %s in %s, JDK %s", version, home, jdk)
-    node.start(deadline_s)
-    return node
+    return NodeHandle(home=home, data_dir=node_dir, port=port, argv=argv, env=env,
+                      stdout_path=node_dir / "stdout.log",
+                      first_boot_args=[f"-E{k}={v}" for k, v in first_boot.items()],
+                      name=settings["node.name"])
 
 
 # --- command line ------------------------------------------------------------------------
@@ -378,8 +506,7 @@ def _main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
-            if node.process is not None:
-                node.process.wait()
+            node.wait()
         except KeyboardInterrupt:
             pass
         finally:

@@ -93,9 +93,6 @@ class _SiteHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _redirect(self, location: str) -> None:
-        self._send(302, b"", "text/plain", {"Location": location})
-
     def _static(self, target: Path) -> None:
         if target.is_dir():
             target = target / "index.html"

@@ -16,8 +16,9 @@ onions (valid checksum, no service), to a clearnet canary URL and a clearnet nam
 broken onion addresses, e-mails, Bitcoin base58 and bech32/bech32m, Monero standard,
 integrated and subaddresses, Ethereum EIP-55, PGP public key blocks, phone numbers in US, GB,
 DE and FR national and international formats, magnet links (the given lab-swarm ones and
-synthetic v1 hex/base32, v2 and hybrid); PNG and JPEG images, some "flagged" (their hashes
-are listed so a lab hash list can be made). Hostile pages that need no server logic are
+synthetic v1 hex/base32, v2 and hybrid); PNG and JPEG images and generated MP4 videos
+(:mod:`heroes.lab.videos`), some "flagged" (their hashes are listed so a lab hash list can
+be made). Hostile pages that need no server logic are
 files (a windows-1251 page, a latin-1 page without charset, broken UTF-8, a ``<script>``
 title); those that do are marker files ``<path>.hostile.json`` (``{"kind": "gzip_bomb"|
 "huge"|"redirect", ...}``) that :mod:`heroes.lab.http_sites` turns into responses: a gzip
@@ -25,6 +26,7 @@ bomb, a 50 MB page, a redirect loop and a redirect to the canary. Reads no setti
 
 Ground truth (JSON-able dict): ``seed_url``; ``services`` (name -> onion, pages, dir);
 ``pages`` (url -> service, path, title, lang, links, media, entities, reachable);
+``videos`` (lab video variant -> url; its ``media`` entry has ``kind`` video and ``vpdq``);
 ``reachable_pages`` (from the seed by links); ``entities`` and ``reachable_entities`` (type
 -> sorted valid values); ``invalid`` (type -> the broken values planted); ``media`` (url ->
 hashes, flagged); ``flagged_media``; ``dead_onions``; ``clearnet_urls``; ``hostile``.
@@ -38,7 +40,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from crawler.extract.entities import ENTITY_KEYS
-from crawler.extract.entities.magnet import parse_magnet
 from heroes.lab.site_pages import SitePage, SiteWorld
 from heroes.lab.site_services import (
     BIG_SERVICE,
@@ -51,6 +52,7 @@ from heroes.lab.site_services import (
     build_market,
     build_paste,
 )
+from identifiers import get as identifier_type
 
 DEFAULT_CANARY_URL = "http://127.0.0.1:9/canary"
 KEY_SUFFIX = ".hs_ed25519_secret_key"
@@ -83,7 +85,7 @@ def generate_sites(out_dir: Path, seed: int = 1, magnets: Sequence[str] = (),
     truth. ``magnets`` (the lab swarm's) are planted on market and paste pages; a magnet
     that names no valid infohash is a ValueError."""
     for uri in magnets:
-        if not parse_magnet(uri):
+        if not identifier_type("magnet").is_valid(uri):
             raise ValueError(f"magnet {uri!r} names no valid BitTorrent infohash")
     if big_site_pages < 0:
         raise ValueError(f"big_site_pages must be >= 0, not {big_site_pages!r}")
@@ -146,6 +148,7 @@ def generate_sites(out_dir: Path, seed: int = 1, magnets: Sequence[str] = (),
         "invalid": {k: sorted(v) for k, v in w.invalid.items()},
         "media": w.media,
         "flagged_media": [{"url": url, **h} for url, h in w.media.items() if h["flagged"]],
+        "videos": w.videos,
         "dead_onions": w.dead_onions,
         "clearnet_urls": [canary_url, CLEARNET_NAME_URL],
         "hostile": w.hostile,

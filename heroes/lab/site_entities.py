@@ -20,18 +20,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image, ImageDraw
 
-from crawler.extract.entities.bitcoin import (
-    B58_ALPHABET,
-    BECH32_CHARSET,
-    base58check_encode,
-    is_valid_base58_address,
-    is_valid_segwit_address,
-    segwit_encode,
-)
-from crawler.extract.entities.ethereum import is_valid_eth_address, to_checksum_address
-from crawler.extract.entities.monero import is_valid_monero_address, monero_address
-from crawler.extract.entities.onion import is_valid_onion, onion_address
-from crawler.extract.entities.pgp import armor
+from identifiers.btc import is_valid_base58_address, is_valid_segwit_address
+from identifiers.encodings import B58_ALPHABET, BECH32_CHARSET, base58check_encode, segwit_encode
+from identifiers.eth import is_valid_eth_address, to_checksum_address
+from identifiers.onion import is_valid_onion, onion_address
+from identifiers.pgp import armor
+from identifiers.xmr import is_valid_monero_address, monero_address
 
 _TOR_SECRET_HEADER = b"== ed25519v1-secret: type0 ==\x00\x00\x00"
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"

@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from crawler.extract.entities import ENTITY_KEYS
-from crawler.extract.entities.magnet import parse_magnet
 from crawler.extract.media import hash_media
 from heroes.lab.site_entities import Planter, service_key
+from identifiers.magnet import parse_magnet
 
 WORDS = (
     "shipping", "listing", "vendor", "escrow", "review", "package", "tracking", "refund",
@@ -79,7 +79,7 @@ class SitePage:
             return
         if href.startswith("magnet:"):
             self.entities["magnets"].add(href)
-            self.entities["infohashes"].update(parse_magnet(href))
+            self.entities["infohashes"].update(parse_magnet(href).infohashes)
             return
         absolute = urljoin(self.url, href).split("#", 1)[0]
         if absolute not in self.links:
@@ -108,6 +108,17 @@ class SitePage:
         hashes = hash_media(data).to_dict()
         self.world.media[absolute] = {**hashes, "flagged": flagged}
 
+    def video(self, name: str, data: bytes, variant: str, flagged: bool = False) -> None:
+        """An MP4 in a ``<video>`` element; its hashes (vPDQ too) go to the ground truth."""
+        rel = f"vid/{name}"
+        self.world.files[(self.service, rel)] = data
+        absolute = urljoin(self.url, rel)
+        self.parts.append(f'<video controls><source src="{rel}" type="video/mp4"></video>')
+        self.media.append(absolute)
+        self.world.media[absolute] = {**hash_media(data, "video/mp4").to_dict(),
+                                      "flagged": flagged, "variant": variant}
+        self.world.videos[variant] = absolute
+
     def render(self) -> bytes:
         charset = "" if self.encoding == "none" else f'<meta charset="{self.encoding}">'
         encoding = "latin-1" if self.encoding == "none" else self.encoding
@@ -120,6 +131,7 @@ class SitePage:
 
 class SiteWorld:
     def __init__(self, seed: int, canary_url: str, services: Sequence[str]):
+        self.seed = seed
         self.rng = random.Random(seed)
         self.planter = Planter(self.rng)
         self.keys = {name: service_key(seed, name) for name in services}
@@ -129,6 +141,7 @@ class SiteWorld:
         self.files: dict[tuple[str, str], bytes] = {}
         self.invalid: dict[str, set[str]] = {key: set() for key in ENTITY_KEYS}
         self.media: dict[str, dict[str, Any]] = {}
+        self.videos: dict[str, str] = {}  # lab video variant -> its URL
         self.hostile: dict[str, dict[str, Any]] = {}
         self.dead_onions: list[str] = []
 

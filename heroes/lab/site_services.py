@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from crawler.extract.entities.magnet import parse_magnet
+from heroes.lab import site_pivots
 from heroes.lab.site_pages import FRENCH, GERMAN, WORDS, SiteWorld
+from heroes.lab.videos import lab_videos
+from identifiers.magnet import parse_magnet
 
 SERVICES = ("directory", "forum", "market", "paste", "board")
 BIG_SERVICE = "bigsite"
@@ -45,6 +47,8 @@ def build_directory(w: SiteWorld, services: Sequence[str]) -> None:
 def build_forum(w: SiteWorld) -> None:
     pl = w.planter
     index = w.page("forum", "/", "Community Forum")
+    index.head_extra = site_pivots.FORUM_SNIPPET
+    w.files[("forum", "favicon.ico")] = site_pivots.icon("navy")
     index.prose(2)
     threads = 6
     for i in range(1, threads + 1):
@@ -61,6 +65,10 @@ def build_forum(w: SiteWorld) -> None:
         if i in (1, 4):
             block, fpr = pl.pgp_block(f"Member{i}")
             page.plant("pgp", fpr, block, tag="pre")
+        if i == 4:
+            clips = lab_videos(w.seed)
+            page.video("walkthrough.mp4", clips["reencoded"], "reencoded")
+            page.video("unboxing.mp4", clips["unrelated"], "unrelated")
         if i == 2:
             page.plant_invalid("pgp", pl.bad_pgp_block("Broken"), tag="pre")
         if i in (2, 5):
@@ -93,6 +101,8 @@ def build_forum(w: SiteWorld) -> None:
 def build_market(w: SiteWorld, magnets: Sequence[str]) -> None:
     pl = w.planter
     index = w.page("market", "/", "Generic Market")
+    index.head_extra = site_pivots.MARKET_HEAD
+    w.files[("market", site_pivots.MARKET_ICON_PATH)] = site_pivots.icon("maroon", "square")
     index.prose(2)
     listings = 6
     for i in range(1, listings + 1):
@@ -121,10 +131,10 @@ def build_market(w: SiteWorld, magnets: Sequence[str]) -> None:
             page.plant_invalid("xmr", pl.bad_xmr())
         if i in (2, 3):
             addr = pl.eth()
-            page.plant("eth", addr, f"Ether: {addr}")
+            page.plant("eth", addr.lower(), f"Ether: {addr}")
         if i == 5:
             addr = pl.eth()
-            page.plant("eth", addr, f"Ether (lower case): {addr.lower()}")
+            page.plant("eth", addr.lower(), f"Ether (lower case): {addr.lower()}")
             page.plant_invalid("eth", pl.bad_eth())
         fmt = "JPEG" if i % 2 == 0 else "PNG"
         ext = "jpg" if fmt == "JPEG" else "png"
@@ -142,12 +152,14 @@ def build_market(w: SiteWorld, magnets: Sequence[str]) -> None:
     vendor.plant("emails", email, f"Orders: {email}")
     vendor.plant_invalid("emails", "vendor@localhost")
     vendor.plant_invalid("emails", "vendor@@example.com")
+    vendor.image("stall.jpg", site_pivots.exif_photo())
     vendor.link("/", "Market index")
 
 
 def build_paste(w: SiteWorld, magnets: Sequence[str]) -> None:
     pl = w.planter
     index = w.page("paste", "/", "Paste Bin")
+    w.files[("paste", "favicon.ico")] = site_pivots.BROKEN_FAVICON
     index.p("Plain text pastes. No accounts, no tracking.")
     index.prose(2)
     pastes = 5
@@ -164,7 +176,7 @@ def build_paste(w: SiteWorld, magnets: Sequence[str]) -> None:
         if extra:
             uri = extra.pop()
             page.plant("magnets", uri, tag="pre")
-            page.entities["infohashes"].update(parse_magnet(uri))
+            page.entities["infohashes"].update(parse_magnet(uri).infohashes)
         if i == 2:
             page.plant_invalid("magnets", pl.bad_magnet("broken"), tag="pre")
             page.plant_invalid("onions", pl.bad_onion(), tag="pre")
@@ -174,6 +186,7 @@ def build_paste(w: SiteWorld, magnets: Sequence[str]) -> None:
             page.plant("onions", onion, f"mirror: {onion}", tag="pre")
             block, fpr = pl.pgp_block("Paster")
             page.plant("pgp", fpr, block, tag="pre")
+            page.image("snapshot.jpg", site_pivots.exif_photo(broken=True))
         if i == 4:
             addr = pl.btc_bech32()
             page.plant("btc", addr, addr.upper(), tag="pre")
@@ -217,6 +230,10 @@ def build_board(w: SiteWorld) -> None:
             written, e164 = pl.phone("DE", international=True)
             post.plant("phones", e164, f"Hotline {written}")
             post.plant_invalid("eth", pl.bad_eth())
+        if i == 3:
+            clips = lab_videos(w.seed)
+            post.video("clip.mp4", clips["original"], "original", flagged=True)
+            post.video("clip-short.mp4", clips["cropped"], "cropped")
         post.link("/", "Board")
 
     cp = w.page("board", "/legacy-cp1251.html", "Старая страница", lang="ru")

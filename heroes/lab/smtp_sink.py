@@ -25,7 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from heroes.lab.extra import INSTALL_HINT
+
+try:
+    from aiosmtpd.smtp import SMTP, Envelope, Session
+except ImportError as exc:  # the lab extra is not installed
+    raise ImportError(f"the lab SMTP sink needs aiosmtpd: {INSTALL_HINT}") from exc
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,9 @@ on 127.0.0.1, and five peers (:mod:`heroes.lab.swarm_peer`), one process each on
 127.0.0.2-6 with distinct client fingerprints. The peers form a DHT bootstrapped from
 127.0.0.2 (no public routers). ``up`` returns once every peer has finished checking, both
 trackers know every peer and a DHT lookup finds every peer; ``down`` stops exactly the
-processes ``up`` started (pids and start times in ``swarm.pids.json``); ``status`` reads the
-peers' status files. ``hashes.txt`` lists the lab torrents' v1 infohashes, one per line,
+processes ``up`` started (recorded in the lab's process table, group ``swarm``:
+:mod:`heroes.lab.processes`); ``status`` reads the peers' status files. ``hashes.txt``
+lists the lab torrents' v1 infohashes, one per line,
 for the hash-set importer. Only loopback addresses are used; no settings are read.
 """
 
@@ -15,22 +16,28 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from heroes.lab.processes import (
+    LabProcess,
+    LabProcessError,
+    ProcessTable,
+    ReadyCheck,
+    log_tail,
+)
+
 log = logging.getLogger(__name__)
 
 OPENTRACKER_PORT = 6969
 TINY_TRACKER_PORT = 6970
 PEER_PORT = 6881
+GROUP = "swarm"
 PIECE_SIZE = 32 * 1024
 READY_TIMEOUT_S = 120.0
 CONTENT_SEED = 20261129
@@ -137,34 +144,21 @@ def _priorities(torrent: Path, wants: tuple[str, ...]) -> list[int]:
     return prios
 
 
-def _start_time(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+def _table(run_dir: Path, table: ProcessTable | None) -> ProcessTable:
+    # Standalone (tests, benchmarks) the swarm keeps its own table in its run directory.
+    return table if table is not None else ProcessTable.of(run_dir)
 
 
-def _spawn(run_dir: Path, name: str, argv: list[str], cwd: Path | None = None) -> dict[str, Any]:
-    logf = (run_dir / f"{name}.log").open("ab")
-    proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            cwd=cwd, start_new_session=True)
-    logf.close()
-    return {"name": name, "pid": proc.pid, "start": _start_time(proc.pid), "argv": argv}
+def up(run_dir: Path, table: ProcessTable | None = None) -> dict[str, Any]:
+    """Start the swarm in ``run_dir`` and block until it is ready; returns JSON-able info.
 
-
-def _log_tail(run_dir: Path, name: str, lines: int = 20) -> str:
-    path = run_dir / f"{name}.log"
-    if not path.exists():
-        return f"({path} missing)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def up(run_dir: Path) -> dict[str, Any]:
-    """Start the swarm in ``run_dir`` and block until it is ready; returns JSON-able info."""
+    The processes are recorded in ``table`` (default: ``run_dir``'s own).
+    """
     run_dir = Path(run_dir).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    if (run_dir / "swarm.pids.json").exists():
-        down(run_dir)
+    table = _table(run_dir, table)
+    if table.running(GROUP):
+        down(run_dir, table)
     content = run_dir / "content"
     if not (content / CONTENT_NAME).exists():
         _write_content(content)
@@ -176,27 +170,36 @@ def up(run_dir: Path) -> dict[str, Any]:
         torrents.append({"label": name, **_torrent_info(path)})
     (run_dir / "hashes.txt").write_text("".join(f"{t['v1']}\n" for t in torrents))
 
-    procs: list[dict[str, Any]] = []
+    procs: list[LabProcess] = []
     try:
-        procs.extend(_start_trackers(run_dir, torrents))
+        procs.extend(_start_trackers(run_dir, torrents, table))
         for spec in PEERS:
-            procs.append(_start_peer(run_dir, spec, torrents))
-    finally:
-        (run_dir / "swarm.pids.json").write_text(json.dumps(procs, indent=1))
-    try:
+            procs.append(_start_peer(run_dir, spec, torrents, table))
         _wait_ready(run_dir, torrents, procs)
-    except SwarmError:
-        down(run_dir)
+    except LabProcessError as exc:
+        down(run_dir, table)
+        raise SwarmError(str(exc)) from exc
+    except BaseException:
+        down(run_dir, table)
         raise
     info = _info(run_dir, torrents)
     (run_dir / "swarm.json").write_text(json.dumps(info, indent=1))
     return info
 
 
-def _start_trackers(run_dir: Path, torrents: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    procs = [_spawn(run_dir, "tiny_tracker", [
+def _start(table: ProcessTable, run_dir: Path, name: str, argv: list[str],
+           ports: dict[str, int], ready: ReadyCheck) -> LabProcess:
+    return table.start(name, argv, log=run_dir / f"{name}.log", group=GROUP, ports=ports,
+                       ready=ready)
+
+
+def _start_trackers(
+    run_dir: Path, torrents: list[dict[str, Any]], table: ProcessTable
+) -> list[LabProcess]:
+    procs = [_start(table, run_dir, "tiny_tracker", [
         sys.executable, "-m", "heroes.lab.tiny_tracker", "--bind", f"127.0.0.1:{TINY_TRACKER_PORT}",
-        "--log", str(run_dir / "tiny_tracker.jsonl")])]
+        "--log", str(run_dir / "tiny_tracker.jsonl")], {"http": TINY_TRACKER_PORT},
+        ReadyCheck.tcp(TINY_TRACKER_PORT))]
     binary = shutil.which("opentracker")
     if binary is None:
         log.warning("opentracker is not installed; the lab uses only the tiny tracker")
@@ -207,13 +210,16 @@ def _start_trackers(run_dir: Path, torrents: list[dict[str, Any]]) -> list[dict[
     hashes = [h for t in torrents for h in (t["v1"], t["v2_truncated"]) if h]
     (ot_dir / "whitelist.txt").write_text("".join(f"{h}\n" for h in hashes))
     # opentracker chroots to -d, so the whitelist path is relative to it.
-    procs.append(_spawn(run_dir, "opentracker", [
+    procs.append(_start(table, run_dir, "opentracker", [
         binary, "-i", "127.0.0.1", "-p", str(OPENTRACKER_PORT), "-P", str(OPENTRACKER_PORT),
-        "-d", str(ot_dir), "-w", "whitelist.txt"]))
+        "-d", str(ot_dir), "-w", "whitelist.txt"],
+        {"http": OPENTRACKER_PORT, "udp": OPENTRACKER_PORT}, ReadyCheck.tcp(OPENTRACKER_PORT)))
     return procs
 
 
-def _start_peer(run_dir: Path, spec: PeerSpec, torrents: list[dict[str, Any]]) -> dict[str, Any]:
+def _start_peer(
+    run_dir: Path, spec: PeerSpec, torrents: list[dict[str, Any]], table: ProcessTable
+) -> LabProcess:
     content = run_dir / "content"
     data = run_dir / "peers" / spec.name
     if spec.role != "seed":
@@ -246,7 +252,9 @@ def _start_peer(run_dir: Path, spec: PeerSpec, torrents: list[dict[str, Any]]) -
     cfg_path = run_dir / f"{spec.name}.json"
     cfg_path.write_text(json.dumps(cfg, indent=1))
     argv = [sys.executable, "-m", "heroes.lab.swarm_peer", str(cfg_path)]
-    return _spawn(run_dir, spec.name, argv)
+    # Ready once checked and in the DHT: _wait_ready reads the peers' status files.
+    return _start(table, run_dir, spec.name, argv, {"bittorrent": PEER_PORT},
+                  ReadyCheck.owner(f"{spec.ip}:{PEER_PORT} checked, in the DHT"))
 
 
 def _read_status(run_dir: Path, name: str) -> dict[str, Any] | None:
@@ -280,14 +288,14 @@ def _tracker_ready(run_dir: Path, torrents: list[dict[str, Any]]) -> bool:
     return all(want <= seen.get(t["v1"], set()) for t in torrents)
 
 
-def _wait_ready(run_dir: Path, torrents: list[dict[str, Any]], procs: list[dict[str, Any]]) -> None:
+def _wait_ready(run_dir: Path, torrents: list[dict[str, Any]], procs: list[LabProcess]) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_S
     waiting = "peers"
     while time.monotonic() < deadline:
         for p in procs:
-            if not _alive(p):
-                raise SwarmError(f"lab swarm process {p['name']} exited during start-up:\n"
-                                 + _log_tail(run_dir, p["name"]))
+            if not p.alive():
+                raise SwarmError(f"lab swarm process {p.name} exited during start-up:\n"
+                                 + log_tail(p.log, 20))
         if all(_peer_ready(s, _read_status(run_dir, s.name)) for s in PEERS):
             waiting = "tracker announces"
             if _tracker_ready(run_dir, torrents):
@@ -295,7 +303,7 @@ def _wait_ready(run_dir: Path, torrents: list[dict[str, Any]], procs: list[dict[
                 if _dht_ready(torrents, deadline):
                     return
         time.sleep(0.2)
-    logs = "\n".join(f"--- {p['name']}\n{_log_tail(run_dir, p['name'])}" for p in procs)
+    logs = "\n".join(f"--- {p.name}\n{log_tail(p.log, 20)}" for p in procs)
     raise SwarmError(f"lab swarm not ready after {READY_TIMEOUT_S:.0f}s (waiting for {waiting})\n"
                      + logs)
 
@@ -330,37 +338,9 @@ def _dht_ready(torrents: list[dict[str, Any]], deadline: float) -> bool:
         del ses
 
 
-def _alive(proc: dict[str, Any]) -> bool:
-    return proc["start"] is not None and _start_time(proc["pid"]) == proc["start"]
-
-
-def down(run_dir: Path) -> None:
-    """Stop exactly the processes :func:`up` started in ``run_dir``."""
-    pids_file = Path(run_dir) / "swarm.pids.json"
-    if not pids_file.exists():
-        return
-    procs = json.loads(pids_file.read_text())
-    live = [p for p in procs if _alive(p)]
-    for p in live:
-        os.kill(p["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_alive(p) for p in live):
-        _reap(live)
-        time.sleep(0.05)
-    for p in live:
-        if _alive(p):
-            os.kill(p["pid"], signal.SIGKILL)
-    _reap(live)
-    pids_file.unlink()
-
-
-def _reap(procs: list[dict[str, Any]]) -> None:
-    # Our own children become zombies until waited for; others' are reaped by their parent.
-    for p in procs:
-        try:
-            os.waitpid(p["pid"], os.WNOHANG)
-        except ChildProcessError:
-            pass
+def down(run_dir: Path, table: ProcessTable | None = None) -> list[str]:
+    """Stop exactly the processes :func:`up` started in ``run_dir``; returns their names."""
+    return _table(Path(run_dir), table).stop(group=GROUP)
 
 
 def _info(run_dir: Path, torrents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -379,14 +359,13 @@ def _info(run_dir: Path, torrents: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def status(run_dir: Path) -> dict[str, Any]:
+def status(run_dir: Path, table: ProcessTable | None = None) -> dict[str, Any]:
     """Which swarm processes run, and each peer's current pieces and connections."""
     run_dir = Path(run_dir)
-    pids_file = run_dir / "swarm.pids.json"
-    procs = json.loads(pids_file.read_text()) if pids_file.exists() else []
+    procs = [p for p in _table(run_dir, table).records(GROUP) if p.stopped_at is None]
     return {
-        "running": bool(procs) and all(_alive(p) for p in procs),
-        "processes": [{"name": p["name"], "pid": p["pid"], "alive": _alive(p)} for p in procs],
+        "running": bool(procs) and all(p.alive() for p in procs),
+        "processes": [{"name": p.name, "pid": p.pid, "alive": p.alive()} for p in procs],
         "peers": {s.name: _read_status(run_dir, s.name) for s in PEERS},
         "info": json.loads((run_dir / "swarm.json").read_text())
         if (run_dir / "swarm.json").exists() else None,

@@ -124,8 +124,12 @@ class Ports:
         return self.base + 500
 
     @property
-    def privoxy(self) -> int:
-        return self.base + 510
+    def smtp(self) -> int:
+        return self.base + 515
+
+    @property
+    def tsa(self) -> int:
+        return self.base + 516
 
 
 def _run(argv: list[str], stdin: bytes = b"", what: str = "") -> str:
@@ -252,6 +256,8 @@ def render(
         text += _ONION_HOST
         for name, port in services:
             text += f"HiddenServiceDir {datadir}/hs_{name}\nHiddenServicePort 80 127.0.0.1:{port}\n"
+            # 443 too: an https onion serves TLS on its one port (elsewhere it is refused).
+            text += f"HiddenServicePort 443 127.0.0.1:{port}\n"
     elif role == "client":
         text += _CLIENT.format(**values)
     elif role != "relay":

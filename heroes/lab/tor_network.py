@@ -5,8 +5,10 @@ the onion services, and one client (SocksPort with ``IsolateSOCKSAuth``, Control
 waits for the client to bootstrap, and returns only after a real onion page came back
 through the SocksPort (a first fetch may fail with "descriptor not found": then NEWNYM,
 which purges the client's onion-service state, and retry with a short per-try timeout).
-:func:`down` stops only the processes recorded in ``<lab>/tor/state.json`` whose pid and
-start time still match. Reads no settings: the caller passes the lab directory and ports.
+Every tor is recorded in the lab's process table (group ``tor``,
+:mod:`heroes.lab.processes`); :func:`down` stops only those whose pid and start time still
+match. ``<lab>/tor/state.json`` keeps the network's addresses and onion hostnames. Reads
+no settings: the caller passes the lab directory and ports.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from stem import Signal
 from stem.control import Controller
 
 from heroes.lab import tor_config
+from heroes.lab.processes import LabProcess, ProcessTable, ReadyCheck, is_alive, log_tail
 from heroes.lab.tor_config import AUTHORITIES, RELAYS, LabSetupError, Ports
-from heroes.lab.tor_procs import ProcRecord, is_alive, log_tail, spawn, stop
 
 log = logging.getLogger(__name__)
 # stem reports every closed control connection at INFO; that is noise here.
@@ -36,6 +38,7 @@ logging.getLogger("stem").setLevel(logging.WARNING)
 BOOTSTRAP_TIMEOUT_S = 120.0
 FETCH_TIMEOUT_S = 180.0
 FETCH_TRY_S = 15.0
+GROUP = "tor"
 # Files a tor instance may keep between runs: its keys and its onion services' keys.
 _KEEP = ("keys", "fingerprint")
 
@@ -61,6 +64,42 @@ def _clean_datadir(datadir: Path) -> None:
             entry.unlink()
 
 
+class SocksReplyError(OSError):
+    """Tor answered the SOCKS request with an error code (0xF0-0xF7: the onion was not reached)."""
+
+    def __init__(self, code: int, host: str):
+        super().__init__(f"SOCKS error 0x{code:02x} for {host}")
+        self.code = code
+
+
+def socks_open(
+    socks_port: int, host: str, port: int = 80, *, username: str = "lab-probe",
+    timeout: float = FETCH_TRY_S,
+) -> socket.socket:
+    """A stream to host:port through Tor's SocksPort (the name goes to Tor unresolved)."""
+    sock = socket.create_connection(("127.0.0.1", socks_port), timeout=timeout)
+    try:
+        user = username.encode()
+        sock.sendall(b"\x05\x01\x02")
+        if _recv(sock, 2) != b"\x05\x02":
+            raise OSError("SOCKS server refused username authentication")
+        sock.sendall(b"\x01" + bytes([len(user)]) + user + b"\x01x")
+        if _recv(sock, 2)[1] != 0:
+            raise OSError("SOCKS authentication failed")
+        name = host.encode("ascii")
+        sock.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack(">H", port))
+        reply = _recv(sock, 4)
+        if reply[1] != 0:
+            raise SocksReplyError(reply[1], host)
+        atyp = reply[3]
+        length = 4 if atyp == 1 else 16 if atyp == 4 else _recv(sock, 1)[0]
+        _recv(sock, length + 2)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def socks_get(
     socks_port: int,
     host: str,
@@ -70,22 +109,7 @@ def socks_get(
     timeout: float = FETCH_TRY_S,
 ) -> tuple[int, bytes]:
     """GET http://host/path through Tor's SocksPort; the name goes to Tor unresolved."""
-    with socket.create_connection(("127.0.0.1", socks_port), timeout=timeout) as sock:
-        user = username.encode()
-        sock.sendall(b"\x05\x01\x02")
-        if _recv(sock, 2) != b"\x05\x02":
-            raise OSError("SOCKS server refused username authentication")
-        sock.sendall(b"\x01" + bytes([len(user)]) + user + b"\x01x")
-        if _recv(sock, 2)[1] != 0:
-            raise OSError("SOCKS authentication failed")
-        name = host.encode("ascii")
-        sock.sendall(b"\x05\x01\x00\x03" + bytes([len(name)]) + name + struct.pack(">H", 80))
-        reply = _recv(sock, 4)
-        if reply[1] != 0:
-            raise OSError(f"SOCKS error 0x{reply[1]:02x} for {host}")
-        atyp = reply[3]
-        length = 4 if atyp == 1 else 16 if atyp == 4 else _recv(sock, 1)[0]
-        _recv(sock, length + 2)
+    with socks_open(socks_port, host, username=username, timeout=timeout) as sock:
         sock.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
         chunks = []
         while chunk := sock.recv(65536):
@@ -112,7 +136,7 @@ def _controller(port: int) -> Controller:
     return controller
 
 
-def _check_alive(records: list[ProcRecord]) -> None:
+def _check_alive(records: list[LabProcess]) -> None:
     for record in records:
         if not is_alive(record):
             raise LabSetupError(
@@ -122,7 +146,7 @@ def _check_alive(records: list[ProcRecord]) -> None:
             )
 
 
-def _wait_bootstrap(port: int, records: list[ProcRecord], deadline: float) -> None:
+def _wait_bootstrap(port: int, records: list[LabProcess], deadline: float) -> None:
     last = ""
     controller: Controller | None = None
     try:
@@ -145,7 +169,7 @@ def _wait_bootstrap(port: int, records: list[ProcRecord], deadline: float) -> No
 
 
 def _wait_hostnames(
-    datadir: Path, names: list[str], records: list[ProcRecord], deadline: float
+    datadir: Path, names: list[str], records: list[LabProcess], deadline: float
 ) -> dict[str, str]:
     hostnames: dict[str, str] = {}
     while time.monotonic() < deadline:
@@ -160,7 +184,7 @@ def _wait_hostnames(
     raise LabSetupError(f"onion hostnames not written in {datadir}: have {sorted(hostnames)}")
 
 
-def _first_fetch(ports: Ports, host: str, records: list[ProcRecord], deadline: float) -> int:
+def _first_fetch(ports: Ports, host: str, records: list[LabProcess], deadline: float) -> int:
     attempts = 0
     while True:
         attempts += 1
@@ -177,11 +201,47 @@ def _first_fetch(ports: Ports, host: str, records: list[ProcRecord], deadline: f
                 f"no onion page fetched from {host} after {attempts} tries: {error}"
             )
         log.info("first onion fetch failed (%s); NEWNYM and retry", error)
-        try:
-            with _controller(ports.client_control) as controller:
-                controller.signal(Signal.NEWNYM)
-        except (stem.SocketError, stem.ControllerError) as exc:
-            log.warning("NEWNYM failed: %s", exc)
+        _newnym(ports)
+        time.sleep(1.0)
+
+
+def _newnym(ports: Ports) -> None:
+    try:
+        with _controller(ports.client_control) as controller:
+            controller.signal(Signal.NEWNYM)
+    except (stem.SocketError, stem.ControllerError) as exc:
+        log.warning("NEWNYM failed: %s", exc)
+
+
+def _await_onions(
+    ports: Ports, hosts: list[str], records: list[LabProcess], deadline: float
+) -> None:
+    """Block until the client reaches every onion's service (any answer past the rendezvous).
+
+    A client that asked for a descriptor before it was published remembers the failure; the
+    crawler treats "descriptor not found" as the service being down, so a test must not meet
+    a lab onion in that state. NEWNYM between rounds clears the client's memory of it.
+    """
+    waiting = list(hosts)
+    while waiting:
+        _check_alive(records)
+        errors: dict[str, str] = {}
+        for host in waiting:
+            try:
+                socks_open(ports.client_socks, host).close()
+            except SocksReplyError as exc:
+                if not 0xF0 <= exc.code <= 0xF7:
+                    continue  # reached; the service refused the stream (e.g. no port 80)
+                errors[host] = str(exc)
+            except OSError as exc:
+                errors[host] = str(exc)
+        waiting = list(errors)
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise LabSetupError(f"onions not reachable: {errors}")
+        log.info("onions not reachable yet (%s); NEWNYM and retry", errors)
+        _newnym(ports)
         time.sleep(1.0)
 
 
@@ -192,15 +252,18 @@ def up(
     base_port: int = 17000,
     tor: str = "tor",
     probe_service: str | None = None,
+    table: ProcessTable | None = None,
 ) -> dict[str, Any]:
     """Start the network for ``services`` (name -> local web port); block until an onion works.
 
-    Returns a JSON-able status: ports, onion hostnames (name -> host), timings.
+    Returns a JSON-able status: ports, onion hostnames (name -> host), timings. The tor
+    processes are recorded in ``table`` (default: the lab directory's).
     """
     lab_dir = lab_dir.resolve()
+    table = table if table is not None else ProcessTable.of(lab_dir)
     tor_dir = _tor_dir(lab_dir)
     tor_dir.mkdir(parents=True, exist_ok=True)
-    old = status(lab_dir)
+    old = status(lab_dir, table)
     if old.get("running"):
         raise LabSetupError(
             f"a lab Tor network already runs from {lab_dir} (run 'heroes lab down')"
@@ -254,7 +317,7 @@ def up(
     )
 
     empty = tor_config.empty_torrc(lab_dir)
-    records: list[ProcRecord] = []
+    records: list[LabProcess] = []
     launch = time.monotonic()
     try:
         for nick, role, options in instances:
@@ -268,14 +331,19 @@ def up(
                     role, nick=nick, datadir=datadir, dirauthorities=dirauths, **options
                 )
             )
+            own_ports = {k: v for k, v in options.items() if k.endswith("_port")}
             records.append(
-                spawn(
+                table.start(
                     nick,
                     [tor, "--defaults-torrc", str(empty), "-f", str(torrc)],
-                    tor_dir / f"{nick}.stdout.log",
+                    log=tor_dir / f"{nick}.stdout.log",
+                    group=GROUP,
+                    ports=own_ports,
+                    # Checked below for the network as a whole: bootstrap, then a fetch.
+                    ready=ReadyCheck.owner("client bootstrapped, an onion page fetched"),
                 )
             )
-        _write_state(lab_dir, {"running": True, "processes": [r.to_json() for r in records]})
+        _write_state(lab_dir, {"running": True})
         deadline = launch + BOOTSTRAP_TIMEOUT_S
         _wait_bootstrap(ports.client_control, records, deadline)
         bootstrap_s = time.monotonic() - launch
@@ -284,9 +352,11 @@ def up(
         attempts = _first_fetch(
             ports, hostnames[probe], records, time.monotonic() + FETCH_TIMEOUT_S
         )
+        _await_onions(ports, [h for n, h in hostnames.items() if n != probe], records,
+                      time.monotonic() + FETCH_TIMEOUT_S)
     except BaseException:
-        stop(records)
-        _write_state(lab_dir, {"running": False, "processes": []})
+        table.stop(group=GROUP)
+        _write_state(lab_dir, {"running": False})
         raise
     result = {
         "running": True,
@@ -309,7 +379,6 @@ def up(
             "first_fetch_s": round(time.monotonic() - launch, 2),
             "first_fetch_attempts": attempts,
         },
-        "processes": [r.to_json() for r in records],
     }
     _write_state(lab_dir, result)
     return result
@@ -323,11 +392,7 @@ def _write_state(lab_dir: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _records(state: dict[str, Any]) -> list[ProcRecord]:
-    return [ProcRecord(**p) for p in state.get("processes", [])]
-
-
-def status(lab_dir: Path) -> dict[str, Any]:
+def status(lab_dir: Path, table: ProcessTable | None = None) -> dict[str, Any]:
     """The recorded state, with ``running`` true only if every recorded tor still lives."""
     path = _state_path(lab_dir)
     if not path.exists():
@@ -336,20 +401,21 @@ def status(lab_dir: Path) -> dict[str, Any]:
         state = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise LabSetupError(f"{path}: unreadable lab state: {exc}") from exc
-    records = _records(state)
+    table = table if table is not None else ProcessTable.of(lab_dir)
+    records = [r for r in table.records(GROUP) if r.stopped_at is None]
     alive = {r.name: is_alive(r) for r in records}
     state["alive"] = alive
     state["running"] = bool(records) and all(alive.values())
     return state
 
 
-def down(lab_dir: Path) -> list[str]:
+def down(lab_dir: Path, table: ProcessTable | None = None) -> list[str]:
     """Stop the tor processes this lab started (and nothing else); returns their names."""
+    table = table if table is not None else ProcessTable.of(lab_dir)
+    stopped = table.stop(group=GROUP)
     path = _state_path(lab_dir)
-    if not path.exists():
-        return []
-    state = json.loads(path.read_text())
-    stopped = stop(_records(state))
-    state.update({"running": False, "processes": []})
-    _write_state(lab_dir, state)
+    if path.exists():
+        state = json.loads(path.read_text())
+        state["running"] = False
+        _write_state(lab_dir, state)
     return stopped

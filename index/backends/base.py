@@ -1,7 +1,7 @@
 """The interface every search backend implements, and the one result shape they all return.
 
 A backend stores documents of every kind (one index family per kind) and answers
-:class:`~index.query.model.Search` requests. Results use Elasticsearch's response shape::
+:class:`~query.model.Search` requests. Results use Elasticsearch's response shape::
 
     {"took": ms, "hits": {"total": {"value": N, "relation": "eq"},
                           "hits": [{"_index": kind, "_id": id, "_score": s, "_source": {...},
@@ -9,8 +9,8 @@ A backend stores documents of every kind (one index family per kind) and answers
      "aggregations": {name: {"buckets": [{"key": k, "doc_count": n}, ...]}}}
 
 How it fails: an unreachable or overloaded backend raises
-:class:`~index.errors.BackendUnavailable` (callers retry; the spool keeps the documents);
-a bad query raises :class:`~index.errors.QueryError`; a document the backend refuses is
+:class:`~errors.BackendUnavailable` (callers retry; the spool keeps the documents);
+a bad query raises :class:`~errors.QueryError`; a document the backend refuses is
 reported per document by :meth:`Backend.write`, never by dropping it silently.
 """
 
@@ -21,10 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from index.documents import Document
-from index.query.model import Search
-
-SearchResult = dict[str, Any]
+from documents import Document
+from query.model import Search, SearchResult
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,9 @@ class Backend(abc.ABC):
     """A document store with search. Writes are upserts by deterministic id."""
 
     name: str = "?"
+    # Whether writers in several processes or machines may write at once without losing
+    # updates (merges are conditional writes). False: one writer, under the writer lock.
+    concurrent_writers: bool = False
 
     @abc.abstractmethod
     async def open(self, *, writer: bool) -> None:
@@ -74,3 +75,9 @@ class Backend(abc.ABC):
 
     async def refresh(self) -> None:  # noqa: B027 - optional hook
         """Make the latest commits visible to searches from this process."""
+
+    def generation(self, kind: str) -> object | None:
+        """What searches of ``kind`` see now: an equal value later means the same indexed
+        documents, so results computed from them may be reused. ``None`` (the default)
+        when the backend cannot tell cheaply: then nothing is reused."""
+        return None

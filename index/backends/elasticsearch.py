@@ -2,24 +2,31 @@
 
 Built on the official async client (``elasticsearch[async]`` 9.x, so the cluster must be
 Elasticsearch 9.x). Index layout, mappings and text analysis are in
-:mod:`index.backends.es_mappings`; queries are compiled by :func:`index.query.dsl.to_dsl`.
+:mod:`index.backends.es_mappings`; queries are compiled by :func:`query.dsl.to_dsl`.
 
 Writes go through ``helpers.async_streaming_bulk`` to each document's concrete index (never
-through an alias). Outcomes per document:
+through an alias). Kinds that merge versions are written by :mod:`index.backends.es_merge`
+(real-time reads with ``_seq_no``, conditional writes, re-merge on 409; the drain's merge
+read, :meth:`read_for_merge`, is the read its write quotes), so any number of
+drainers may write one cluster at once (:attr:`concurrent_writers`); the other kinds are
+plain ``index`` ops. Outcomes per document:
 
-- accepted: committed (the bulk request returns after the translog is synced) and refreshed
-  before :meth:`write` returns, so the drain's next search sees it;
+- accepted: committed (the bulk request returns after the translog is synced) when
+  :meth:`write` returns; :meth:`get` reads it at once (real-time gets), searches after the
+  index's refresh interval (``elasticsearch.refresh_interval``) or after :meth:`refresh`;
 - refused by the mapping (bad value, type conflict, ...): returned as
   :class:`~index.backends.base.Rejected` with Elasticsearch's reason; the drain sets it aside;
 - answered 429 or 5xx: retried with exponential backoff; still failing, or the cluster
-  unreachable: :class:`~index.errors.BackendUnavailable`, so the whole batch stays in the spool.
+  unreachable: :class:`~errors.BackendUnavailable`, so the whole batch stays in the spool.
 
 Needs no ingest pipeline, script, data stream or ``_delete_by_query``, so it also runs on
 Elasticsearch's minimal test distribution.
 
 Reads :class:`~config.sections.index.ElasticsearchSettings`: hosts, username, password,
 api_key, ca_certs, verify_certs, index_prefix, shards, replicas, request_timeout_s,
-max_retries, bulk_chunk_size, bulk_max_retries, retry_initial_backoff_s, retry_max_backoff_s.
+max_retries, bulk_chunk_size, bulk_max_retries, retry_initial_backoff_s, retry_max_backoff_s,
+write_refresh; templates, ILM and whole-index retention (kinds, refresh_interval, ilm, and
+``[retention]``) are in :mod:`index.backends.es_lifecycle`.
 """
 
 from __future__ import annotations
@@ -27,25 +34,30 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import elastic_transport
 from elasticsearch import AsyncElasticsearch, helpers
 from elasticsearch import exceptions as es_exc
 
+from config.sections.console import RetentionSettings
 from config.sections.index import ElasticsearchSettings
+from documents import KINDS, Document, FieldType
+from errors import BackendUnavailable, QueryError
+from index.backends import es_lifecycle as lifecycle
 from index.backends import es_mappings as layout
-from index.backends.base import Backend, Rejected, SearchResult
-from index.documents import KINDS, Document, FieldType
-from index.errors import BackendUnavailable, QueryError
-from index.query.dsl import to_dsl
-from index.query.model import Search, TermsAgg
-from index.query.validate import SCORE, field_type, validate_search
+from index.backends.base import Backend, Rejected
+from index.backends.es_merge import Copy, MergeCounters, MergeWriter, is_merged
+from query.dsl import to_dsl
+from query.model import Search, SearchResult, TermsAgg
+from query.validate import SCORE, field_type, validate_search
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = (429, 502, 503, 504)
 # Ids looked up per request (below index.max_result_window).
+SHARD_WAIT_ATTEMPTS = 3
 LOOKUP_CHUNK = 5000
 _LONG_MAX = 2**63 - 1
 _LONG_MIN = -(2**63)
@@ -79,39 +91,51 @@ def _unavailable(exc: Exception, doing: str) -> BackendUnavailable:
     return BackendUnavailable(f"elasticsearch: {doing}: {detail}")
 
 
+def client_options(s: ElasticsearchSettings) -> dict[str, Any]:
+    """Keyword arguments of an Elasticsearch client (async or not) for these settings."""
+    kwargs: dict[str, Any] = {
+        "request_timeout": s.request_timeout_s,
+        "max_retries": s.max_retries,
+        "retry_on_status": RETRY_STATUS,
+        "retry_on_timeout": True,
+        "retry_backoff_base": s.retry_initial_backoff_s,
+        "retry_backoff_cap": s.retry_max_backoff_s,
+        "verify_certs": s.verify_certs,
+    }
+    if s.ca_certs:
+        kwargs["ca_certs"] = s.ca_certs
+    if s.api_key.get_secret_value():
+        kwargs["api_key"] = s.api_key.get_secret_value()
+    elif s.username:
+        kwargs["basic_auth"] = (s.username, s.password.get_secret_value())
+    return kwargs
+
+
 class ElasticsearchBackend(Backend):
     """Documents and searches on an Elasticsearch 9 cluster."""
 
     name = "elasticsearch"
+    # Merges are conditional writes: drainers on several machines need no shared lock.
+    concurrent_writers = True
 
-    def __init__(self, settings: ElasticsearchSettings):
+    def __init__(self, settings: ElasticsearchSettings,
+                 retention: RetentionSettings | None = None):
         self.settings = settings
         self.prefix = settings.index_prefix
+        self.lifecycle = lifecycle.Lifecycle(settings, retention)
         self._client: AsyncElasticsearch | None = None
         self._writer = False
+        self.merge_counters = MergeCounters()
         self._ready_kinds: set[str] = set()
         self._known_indices: set[str] = set()
+        self._started_indices: set[str] = set()
+        # Copies the drain read to merge (read_for_merge), for the write that follows.
+        self._read_ahead: dict[tuple[str, str], list[Copy]] = {}
 
     # --- lifecycle ---------------------------------------------------------------------
 
     def _make_client(self) -> AsyncElasticsearch:
-        s = self.settings
-        kwargs: dict[str, Any] = {
-            "request_timeout": s.request_timeout_s,
-            "max_retries": s.max_retries,
-            "retry_on_status": RETRY_STATUS,
-            "retry_on_timeout": True,
-            "retry_backoff_base": s.retry_initial_backoff_s,
-            "retry_backoff_cap": s.retry_max_backoff_s,
-            "verify_certs": s.verify_certs,
-        }
-        if s.ca_certs:
-            kwargs["ca_certs"] = s.ca_certs
-        if s.api_key.get_secret_value():
-            kwargs["api_key"] = s.api_key.get_secret_value()
-        elif s.username:
-            kwargs["basic_auth"] = (s.username, s.password.get_secret_value())
-        return AsyncElasticsearch(list(s.hosts), **kwargs)
+        return AsyncElasticsearch(list(self.settings.hosts), **client_options(self.settings))
 
     @property
     def client(self) -> AsyncElasticsearch:
@@ -137,6 +161,7 @@ class ElasticsearchBackend(Backend):
                 f"cannot reach elasticsearch at {', '.join(self.settings.hosts)} "
                 f"(elasticsearch.hosts): {exc}") from exc
         if writer:
+            await self.lifecycle.prepare(self.client)
             for kind in KINDS:
                 await self._ensure_kind(kind)
 
@@ -157,12 +182,14 @@ class ElasticsearchBackend(Backend):
             try:
                 found = await self.client.indices.get_index_template(name=name)
                 templates = found.get("index_templates", [])
-                current = templates[0]["index_template"].get("version") if templates else None
+                current = (templates[0]["index_template"].get("meta") or {}).get(
+                    "heroes_fingerprint") if templates else None
             except es_exc.NotFoundError:
                 pass
-            if current != layout.MAPPING_VERSION:
-                spec = layout.template_for(self.prefix, kind, shards=self.settings.shards,
-                                           replicas=self.settings.replicas)
+            spec = lifecycle.template_for(self.settings, kind,
+                                          policy=self.lifecycle.policy(kind))
+            # Shards, replicas, refresh or policy changed in settings: the template follows.
+            if current != spec["meta"]["heroes_fingerprint"]:
                 await self.client.indices.put_index_template(**spec)
                 log.info("elasticsearch template %s installed (mapping version %d, was %s)",
                          name, layout.MAPPING_VERSION, current)
@@ -204,13 +231,51 @@ class ElasticsearchBackend(Backend):
         if index in self._known_indices:
             return
         try:
-            await self.client.indices.create(index=index)
+            await self.client.indices.create(index=index, settings=lifecycle.creation_settings(
+                self.prefix, index, ilm=self.lifecycle.ilm) or None)
             log.info("elasticsearch index %s created", index)
         except es_exc.BadRequestError as exc:
             error = exc.body.get("error", {}) if isinstance(exc.body, dict) else {}
             if error.get("type") != "resource_already_exists_exception":
                 raise
+        await self._await_primaries([index])
         self._known_indices.add(index)
+
+    async def _await_primaries(self, indices: Sequence[str]) -> None:
+        """Return once every primary of ``indices`` has started. An index created a moment
+        ago, by this writer or another, may still be recovering (a busy node answers the
+        create before its primaries start), and a real-time read of it before then answers
+        "no shard available"."""
+        new = [index for index in indices if index not in self._started_indices]
+        if not new:
+            return
+        # Health waits for an index that does not exist (yet) until its timeout: ask only of
+        # those that do; a missing one is asked about again at the next read.
+        found = await self.client.indices.get_alias(index=new, allow_no_indices=True,
+                                                    ignore_unavailable=True)
+        present = sorted(found.body)
+        if present:
+            await self.client.cluster.health(
+                index=present, wait_for_status="yellow",
+                timeout=f"{int(self.settings.request_timeout_s)}s")
+        self._started_indices.update(present)
+
+    async def old_indices(self, kind: str, before: datetime) -> list[lifecycle.OldIndex]:
+        """The kind's indices retention may drop whole (see :func:`es_lifecycle.old_indices`)."""
+        _check_kind(kind)
+        try:
+            return await lifecycle.old_indices(self.client, self.prefix, kind, before)
+        except (es_exc.ApiError, elastic_transport.TransportError) as exc:
+            raise _unavailable(exc, f"listing old {kind} indices") from exc
+
+    async def drop_indices(self, indices: Sequence[lifecycle.OldIndex]) -> None:
+        """Delete whole indices (retention); a later write to their month creates them anew."""
+        try:
+            await lifecycle.drop(self.client, list(indices))
+        except (es_exc.ApiError, elastic_transport.TransportError) as exc:
+            raise _unavailable(exc, "dropping old indices") from exc
+        self._known_indices.difference_update(old.name for old in indices)
+        self._started_indices.difference_update(old.name for old in indices)
 
     # --- writes --------------------------------------------------------------------------
 
@@ -225,6 +290,33 @@ class ElasticsearchBackend(Backend):
             raise _unavailable(exc, f"writing {len(docs)} documents") from exc
 
     async def _write(self, docs: Sequence[Document]) -> list[Rejected]:
+        ahead, self._read_ahead = self._read_ahead, {}
+        merged: list[Document] = []
+        plain: list[Document] = []
+        for doc in docs:
+            (merged if is_merged(doc.KIND) else plain).append(doc)
+        touched: set[str] = set()
+        rejected: list[Rejected] = []
+        if merged:
+            for doc in merged:
+                await self._ensure_kind(doc.KIND)
+                index = layout.target_index(self.prefix, doc)
+                await self._ensure_index(index)
+                touched.add(index)
+            writer = MergeWriter(self.prefix, self._bulk, self._read_copies, _reason,
+                                 self.merge_counters)
+            refused, written_to = await writer.write(_one_per_id(merged), ahead)
+            rejected.extend(refused)
+            touched |= written_to
+        if plain:
+            rejected.extend(await self._write_plain(plain, touched))
+        # No refresh: searches see the writes after the index's refresh interval, or after
+        # refresh() for a caller that must search what it just wrote.
+        return rejected
+
+    async def _write_plain(self, docs: Sequence[Document], touched: set[str]
+                           ) -> list[Rejected]:
+        """Kinds whose newer version replaces the older: plain ``index`` ops."""
         targets: dict[tuple[str, str], str] = {}
         for doc in docs:
             await self._ensure_kind(doc.KIND)
@@ -270,8 +362,66 @@ class ElasticsearchBackend(Backend):
             async for ok, info in self._bulk(stale):
                 if not ok and info.get("delete", {}).get("status") != 404:
                     raise BackendUnavailable(f"elasticsearch: removing a moved copy failed: {info}")
-        await self._refresh(set(targets.values()) | {a["_index"] for a in stale})
+        touched |= set(targets.values()) | {a["_index"] for a in stale}
         return rejected
+
+    async def _kind_indices(self, kind: str) -> list[str]:
+        """Every concrete index of a kind, asked of the cluster (another writer may have
+        created a month this process has not seen)."""
+        if kind not in layout.MONTHLY:
+            return [layout.index_name(self.prefix, kind, None)]
+        found = await self.client.indices.get_alias(
+            index=layout.index_pattern(self.prefix, kind), allow_no_indices=True,
+            ignore_unavailable=True)
+        return sorted(found.body)
+
+    async def _read_copies(self, kind: str, ids: Sequence[str]) -> dict[str, list[Copy]]:
+        """Every stored copy of each id with its ``_seq_no``/``_primary_term``.
+
+        Real-time gets by concrete index, not a search: a search sees only refreshed
+        documents, and a merge must see what another writer committed a moment ago.
+        """
+        indices = await self._kind_indices(kind)
+        await self._await_primaries(indices)
+        wanted = [{"_index": index, "_id": doc_id} for doc_id in dict.fromkeys(ids)
+                  for index in indices]
+        copies: dict[str, list[Copy]] = {}
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            for item in await self._mget(kind, wanted[start:start + LOOKUP_CHUNK]):
+                if item.get("found"):
+                    copies.setdefault(item["_id"], []).append(Copy(
+                        item["_index"], item["_seq_no"], item["_primary_term"],
+                        item["_source"]))
+        return copies
+
+    async def _mget(self, kind: str, docs: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """One real-time multi-get; a copy that is still recovering (a node that just
+        started or restarted, a primary being promoted) is waited for and read again a few
+        times before the read counts as the backend being unavailable."""
+        for attempt in range(SHARD_WAIT_ATTEMPTS + 1):
+            items = (await self.client.mget(docs=docs))["docs"]
+            recovering: set[str] = set()
+            for item in items:
+                error = item.get("error")
+                if error is None:
+                    continue
+                kind_of_error = error.get("type") if isinstance(error, dict) else None
+                if kind_of_error == "index_not_found_exception":
+                    continue
+                if (kind_of_error == "no_shard_available_action_exception"
+                        and attempt < SHARD_WAIT_ATTEMPTS):
+                    recovering.add(item["_index"])
+                    continue
+                raise BackendUnavailable(
+                    f"elasticsearch: reading {kind}/{item.get('_id')} before merging: "
+                    f"{_reason(error)}")
+            if not recovering:
+                return [item for item in items if item.get("error") is None]
+            log.info("elasticsearch: %s not readable yet (shards recovering); waiting",
+                     ", ".join(sorted(recovering)))
+            self._started_indices.difference_update(recovering)
+            await self._await_primaries(sorted(recovering))
+        raise AssertionError("unreachable")  # the last attempt returns or raises
 
     async def _bulk(self, actions: list[dict[str, Any]]
                     ) -> AsyncIterator[tuple[bool, dict[str, Any]]]:
@@ -280,7 +430,7 @@ class ElasticsearchBackend(Backend):
             self.client, actions, chunk_size=s.bulk_chunk_size, raise_on_error=False,
             raise_on_exception=True, max_retries=s.bulk_max_retries,
             initial_backoff=s.retry_initial_backoff_s, max_backoff=s.retry_max_backoff_s,
-            retry_on_status=RETRY_STATUS, yield_ok=True,
+            retry_on_status=RETRY_STATUS, yield_ok=True, refresh=s.write_refresh,
         ):
             yield ok, info
 
@@ -297,35 +447,30 @@ class ElasticsearchBackend(Backend):
 
     # --- reads ---------------------------------------------------------------------------
 
-    async def _ids_search(self, kind: str, ids: Sequence[str], *, source: bool
-                          ) -> list[dict[str, Any]]:
-        hits: list[dict[str, Any]] = []
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), LOOKUP_CHUNK):
-            chunk = unique[start:start + LOOKUP_CHUNK]
-            # A search, not mget: mget cannot read through an alias over several indices.
-            resp = await self.client.search(
-                index=layout.alias_name(self.prefix, kind), query={"ids": {"values": chunk}},
-                size=len(chunk) * 2, source=source, ignore_unavailable=True,
-                allow_no_indices=True, track_total_hits=False)
-            hits.extend(resp["hits"]["hits"])
-        return hits
-
     async def _locate(self, kind: str, ids: Sequence[str]) -> dict[str, set[str]]:
-        located: dict[str, set[str]] = {}
-        for hit in await self._ids_search(kind, ids, source=False):
-            located.setdefault(hit["_id"], set()).add(hit["_index"])
-        return located
+        """The concrete indices holding each id, read in real time (no refresh needed)."""
+        return {doc_id: {c.index for c in copies}
+                for doc_id, copies in (await self._read_copies(kind, ids)).items()}
 
-    async def get(self, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    async def read_for_merge(self, kind: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """:meth:`get` for the drain's merge: the versions read are kept, and the next
+        :meth:`write` quotes them in its conditional writes instead of reading again."""
+        return await self.get(kind, ids, keep_versions=True)
+
+    async def get(self, kind: str, ids: Sequence[str], *, keep_versions: bool = False
+                  ) -> dict[str, dict[str, Any]]:
         _check_kind(kind)
         if not ids:
             return {}
         try:
-            hits = await self._ids_search(kind, ids, source=True)
+            # Real-time gets: a caller reads its own writes without waiting for a refresh.
+            found = await self._read_copies(kind, ids)
         except (es_exc.ApiError, elastic_transport.TransportError) as exc:
             raise _unavailable(exc, f"reading {len(ids)} {kind} documents") from exc
-        return {hit["_id"]: layout.clean_source(hit["_source"]) for hit in hits}
+        if keep_versions:
+            self._read_ahead.update({(kind, i): found.get(i, []) for i in ids})
+        return {doc_id: layout.clean_source(copies[-1].source)
+                for doc_id, copies in found.items()}
 
     async def delete(self, kind: str, ids: Sequence[str]) -> int:
         _check_kind(kind)
@@ -370,6 +515,15 @@ class ElasticsearchBackend(Backend):
 
 
 # --- helpers (pure) ------------------------------------------------------------------------
+
+
+def _one_per_id(docs: Sequence[Document]) -> list[Document]:
+    """Several versions of one id in a batch folded into one (later ones are newer)."""
+    latest: dict[tuple[str, str], Document] = {}
+    for doc in docs:
+        key = (doc.KIND, doc.id)
+        latest[key] = doc.merged_with(latest[key]) if key in latest else doc
+    return list(latest.values())
 
 
 def _check_kind(kind: str) -> None:
@@ -446,12 +600,25 @@ def _result(search: Search, resp: dict[str, Any]) -> SearchResult:
     return result
 
 
+def _metrics(bucket: dict[str, Any], agg: TermsAgg, kind: str) -> dict[str, Any]:
+    """A bucket's metric values in the model's form (whole numbers for longs and dates)."""
+    out: dict[str, Any] = {}
+    for name, metric in agg.metrics:
+        value = (bucket.get(name) or {}).get("value")
+        if value is not None and (metric.op == "cardinality" or field_type(
+                kind, metric.field) in (FieldType.LONG, FieldType.DATE)):
+            value = int(value)
+        out[name] = value
+    return out
+
+
 def _bucket(bucket: dict[str, Any], agg: Any, kind: str) -> dict[str, Any]:
     if isinstance(agg, TermsAgg):
         if field_type(kind, agg.field) is FieldType.BOOL:
             return {"key": int(bucket["key"]), "key_as_string": bucket.get("key_as_string"),
-                    "doc_count": bucket["doc_count"]}
-        return {"key": bucket["key"], "doc_count": bucket["doc_count"]}
+                    "doc_count": bucket["doc_count"], **_metrics(bucket, agg, kind)}
+        return {"key": bucket["key"], "doc_count": bucket["doc_count"],
+                **_metrics(bucket, agg, kind)}
     return {"key_as_string": bucket.get("key_as_string"), "key": bucket["key"],
             "doc_count": bucket["doc_count"]}
 

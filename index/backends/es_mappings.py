@@ -13,11 +13,13 @@ sort tie-breaker) is indexed but kept out of ``_source``.
 
 Text analysis: the test distribution (and any cluster without the analysis-common module)
 has no pattern tokenizer, and the standard tokenizer splits differently from
-:mod:`index.query.analysis` (``foo.bar`` stays one token). So the backend analyses TEXT
+:mod:`query.analysis` (``foo.bar`` stays one token). So the backend analyses TEXT
 fields itself: each is copied, as its tokens joined by spaces, into a shadow field under
 ``fts.`` that the built-in ``whitespace`` analyzer indexes; ``fts`` is also kept out of
 ``_source``. Match queries are rewritten to the shadow fields with tokenised text; a
-phrase across a dropped long token becomes ``span_near`` with a ``span_gap`` there.
+phrase across a dropped long token becomes ``span_near`` with a ``span_gap`` there; a
+prefix on a TEXT field (already lower-cased by validation) goes to the shadow too, where
+it completes a token just as on the embedded backend.
 
 Reads no settings; :class:`~config.sections.index.ElasticsearchSettings` values are passed in.
 """
@@ -27,8 +29,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from index.documents import KINDS, Document, FieldType, values_at
-from index.query.analysis import phrase_terms, positioned_tokens, tokens
+from documents import KINDS, Document, FieldType, values_at
+from query.analysis import phrase_terms, positioned_tokens, tokens
 
 # Bump when a mapping changes: templates are replaced and existing indices get the new
 # mapping (additive changes only; Elasticsearch refuses to change a field's type).
@@ -69,6 +71,20 @@ def index_pattern(prefix: str, kind: str) -> str:
 
 def template_name(prefix: str, kind: str) -> str:
     return f"{prefix}-{kind}"
+
+
+def month_of(prefix: str, kind: str, index: str) -> tuple[datetime, datetime] | None:
+    """The month ``[start, end)`` a monthly index holds, or None if the name is not one."""
+    head = f"{prefix}-{kind}-"
+    if kind not in MONTHLY or not index.startswith(head):
+        return None
+    try:
+        start = datetime.strptime(index[len(head):], "%Y.%m").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else \
+        start.replace(month=start.month + 1)
+    return start, end
 
 
 def index_name(prefix: str, kind: str, when: datetime | None) -> str:
@@ -117,8 +133,14 @@ def mapping_for(kind: str) -> dict[str, Any]:
     }
 
 
-def template_for(prefix: str, kind: str, *, shards: int, replicas: int) -> dict[str, Any]:
-    """Keyword arguments of ``indices.put_index_template`` for one kind."""
+def template_for(prefix: str, kind: str, *, shards: int, replicas: int,
+                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``indices.put_index_template`` for one kind.
+
+    ``extra`` adds index settings (refresh interval, lifecycle policy) beside the shape.
+    """
+    index_settings: dict[str, Any] = {"number_of_shards": shards, "number_of_replicas": replicas}
+    index_settings.update(extra or {})
     return {
         "name": template_name(prefix, kind),
         "index_patterns": [index_pattern(prefix, kind)],
@@ -126,7 +148,7 @@ def template_for(prefix: str, kind: str, *, shards: int, replicas: int) -> dict[
         "priority": 500,
         "version": MAPPING_VERSION,
         "template": {
-            "settings": {"index": {"number_of_shards": shards, "number_of_replicas": replicas}},
+            "settings": {"index": index_settings},
             "mappings": mapping_for(kind),
             "aliases": {alias_name(prefix, kind): {}},
         },
@@ -230,6 +252,9 @@ def rewrite_query(kind: str, node: Any) -> Any:
             # Elasticsearch ignores minimum_should_match when there are no should clauses;
             # the model says such a bool matches nothing.
             out[key] = {"must_not": [{"match_all": {}}]}
+        elif key == "prefix" and isinstance(value, dict):
+            out[key] = {shadow_path(field) if fields.get(field) is FieldType.TEXT else field: spec
+                        for field, spec in value.items()}
         elif key == "exists" and isinstance(value, dict):
             field = value.get("field")
             out[key] = ({"field": shadow_path(field)}

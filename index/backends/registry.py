@@ -10,7 +10,7 @@ def make_backend(settings: Settings) -> Backend:
     if settings.index.backend == "elasticsearch":
         from index.backends.elasticsearch import ElasticsearchBackend
 
-        return ElasticsearchBackend(settings.elasticsearch)
+        return ElasticsearchBackend(settings.elasticsearch, settings.retention)
     from index.backends.tantivy import TantivyBackend
 
     return TantivyBackend(settings.data_dir / "index", settings.index)

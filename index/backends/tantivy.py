@@ -2,7 +2,7 @@
 
 Reads ``index.writer_heap_mb`` (writer memory) and ``index.reader_reload_s`` (how stale a
 reader may be). Only ``open(writer=True)`` creates writers, and tantivy's own lock file makes
-a second writing process fail with :class:`~index.errors.WriterLocked`. Readers never create
+a second writing process fail with :class:`~errors.WriterLocked`. Readers never create
 anything: a kind whose index does not exist yet answers with no hits.
 
 The schema comes from :mod:`~index.backends.tantivy_schema`, queries from
@@ -11,7 +11,7 @@ The schema comes from :mod:`~index.backends.tantivy_schema`, queries from
 and :mod:`~index.backends.tantivy_aggs` (exact terms buckets, date histograms).
 
 Every tantivy call runs in a worker thread. tantivy errors become ours: an index that
-cannot be opened or read raises :class:`~index.errors.BackendUnavailable`; a panic inside
+cannot be opened or read raises :class:`~errors.BackendUnavailable`; a panic inside
 tantivy (a ``BaseException``) is caught and translated too.
 """
 
@@ -30,9 +30,12 @@ from typing import Any, TypeVar
 import tantivy
 
 from config.sections.index import IndexSettings
-from index.backends.base import Backend, Rejected, SearchResult
+from documents import KINDS, Document
+from errors import BackendUnavailable, QueryError, WriterLocked
+from index.backends.base import Backend, Rejected
 from index.backends.tantivy_aggs import Aggregator, empty_aggs
 from index.backends.tantivy_paging import Hit, Pager
+from index.backends.tantivy_partitions import PartitionKeys
 from index.backends.tantivy_query import compile_query
 from index.backends.tantivy_schema import (
     ID,
@@ -42,10 +45,8 @@ from index.backends.tantivy_schema import (
     build_schema,
     to_tantivy,
 )
-from index.documents import KINDS, Document
-from index.errors import BackendUnavailable, QueryError, WriterLocked
-from index.query.model import Search
-from index.query.validate import SCORE, validate_search
+from query.model import Search, SearchResult
+from query.validate import SCORE, validate_search
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class _Kind:
         self.index: tantivy.Index | None = None
         self.writer: tantivy.IndexWriter | None = None
         self.reloaded = 0.0
+        self.generation: tuple[str, int, int] | None = None
+        self.partition_keys = PartitionKeys()
 
 
 class TantivyBackend(Backend):
@@ -132,8 +135,19 @@ class TantivyBackend(Backend):
 
     def _reload(self, entry: _Kind) -> None:
         assert entry.index is not None
+        # Every commit replaces meta.json (a new file): read before the reload, a stale
+        # generation can only make a cache miss, never serve results older than it.
+        try:
+            meta = (entry.path / "meta.json").stat()
+            entry.generation = (str(entry.path), meta.st_ino, meta.st_mtime_ns)
+        except OSError:
+            entry.generation = None
         entry.index.reload()
         entry.reloaded = time.monotonic()
+
+    def generation(self, kind: str) -> object | None:
+        entry = self._kinds.get(kind)
+        return None if entry is None or entry.index is None else entry.generation
 
     def _reader(self, kind: str) -> _Kind | None:
         entry = self._kinds.get(kind)
@@ -191,16 +205,17 @@ class TantivyBackend(Backend):
                 writer = entry.writer
                 assert writer is not None
                 for doc in group:
+                    doc_id = doc.id  # a hash of the key: computed once, used three times
                     try:
-                        converted = to_tantivy(entry.ks, doc)
+                        converted = to_tantivy(entry.ks, doc, doc_id)
                     except Refused as exc:
-                        rejected.append(Rejected(doc.id, kind, str(exc)))
+                        rejected.append(Rejected(doc_id, kind, str(exc)))
                         continue
-                    writer.delete_documents_by_term(ID, doc.id)
+                    writer.delete_documents_by_term(ID, doc_id)
                     try:
                         writer.add_document(converted)
                     except ValueError as exc:
-                        rejected.append(Rejected(doc.id, kind, f"tantivy refused it: {exc}"))
+                        rejected.append(Rejected(doc_id, kind, f"tantivy refused it: {exc}"))
                 self._commit(entry)
         return rejected
 
@@ -275,7 +290,8 @@ class TantivyBackend(Backend):
             total = searcher.search(query, 1, count=True).count
             if search.size and total:
                 hits = pager.page()
-        aggs = Aggregator(entry.ks, searcher, query).run(search) if search.aggs else {}
+        aggs = Aggregator(entry.ks, searcher, query, entry.partition_keys,
+                          entry.generation).run(search) if search.aggs else {}
         return _result(search, total, [_render(searcher, search, h) for h in hits], aggs, started)
 
 

@@ -17,13 +17,13 @@ from typing import Any
 
 import tantivy
 
+from documents.fields import FieldType
+from errors import QueryError
 from index.backends.tantivy_query import constant_score, exists
 from index.backends.tantivy_schema import ID, ID_KEY, SOURCE, KindSchema, id_key
-from index.documents.fields import FieldType
-from index.errors import QueryError
-from index.query import reference
-from index.query.model import Search, SortField
-from index.query.validate import SCORE
+from query import reference
+from query.model import Search, SortField
+from query.validate import SCORE
 
 Occur = tantivy.Occur
 TQ = tantivy.Query

@@ -1,10 +1,13 @@
 """Compile a validated query into a tantivy query over a kind's generated schema.
 
-Semantics are those of :mod:`index.query.model`; the notable mappings: filter clauses are
+Semantics are those of :mod:`query.model`; the notable mappings: filter clauses are
 ``Must`` with a constant score of 0; a bool with no positive clause gets an ``all`` clause
 (tantivy matches nothing otherwise); match and phrase queries are built from the shared
-tokens of :mod:`index.query.analysis`, phrases keeping the gaps of dropped long tokens;
-ranges on LONG with fractional bounds are rounded the way Elasticsearch rounds them.
+tokens of :mod:`query.analysis`, phrases keeping the gaps of dropped long tokens;
+ranges on LONG with fractional bounds are rounded the way Elasticsearch rounds them;
+a prefix is a regex query (tantivy's automaton over the term dictionary, constant score)
+of the literal prefix (every ASCII character but letters and digits as a hex escape), then
+any characters. Only Prefix nodes pay for this: term queries stay as they were.
 Reads no settings.
 """
 
@@ -14,16 +17,17 @@ import math
 
 import tantivy
 
+from documents.fields import FieldType
+from errors import QueryError
 from index.backends.tantivy_schema import FIELDS_PRESENT, I64_MAX, I64_MIN, KindSchema
-from index.documents.fields import FieldType
-from index.errors import QueryError
-from index.query.analysis import phrase_terms, tokens
-from index.query.model import (
+from query.analysis import phrase_terms, tokens
+from query.model import (
     Bool,
     Exists,
     Match,
     MatchAll,
     MatchPhrase,
+    Prefix,
     Query,
     Range,
     Scalar,
@@ -66,11 +70,20 @@ def compile_query(ks: KindSchema, query: Query) -> tantivy.Query:
         return TQ.const_score_query(TQ.boolean_query([(Occur.Should, p) for p in parts]), 1.0)
     if isinstance(query, Range):
         return _range(ks, query)
+    if isinstance(query, Prefix):
+        return TQ.regex_query(ks.schema, ks.names[query.field], prefix_regex(query.value))
     if isinstance(query, Exists):
         return exists(ks, query.field)
     if isinstance(query, Bool):
         return _bool(ks, query)
     raise QueryError(f"not a query: {query!r}")
+
+
+def prefix_regex(prefix: str) -> str:
+    """A regex matching exactly the terms that start with ``prefix``."""
+    literal = "".join(c if c.isalnum() or not c.isascii() else f"\\x{{{ord(c):X}}}"
+                      for c in prefix)
+    return f"(?s){literal}.*"
 
 
 def exists(ks: KindSchema, field: str) -> tantivy.Query:
@@ -138,7 +151,7 @@ def _bool(ks: KindSchema, query: Bool) -> tantivy.Query:
 
 def constant_score(query: Query) -> bool:
     """Whether every hit of a query scores alike (then relevance order is id order)."""
-    if isinstance(query, MatchAll | Term | Terms | Range | Exists):
+    if isinstance(query, MatchAll | Term | Terms | Prefix | Range | Exists):
         return True
     if isinstance(query, Bool):
         return not query.should and all(constant_score(q) for q in query.must)

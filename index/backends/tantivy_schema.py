@@ -3,7 +3,7 @@
 One tantivy index per kind; its schema is generated from the kind's ``FIELDS``:
 
 - dotted paths become ``__``-joined names (``entities.btc`` -> ``entities__btc``);
-- TEXT: the ``default`` tokenizer with positions (see :mod:`index.query.analysis`);
+- TEXT: the ``default`` tokenizer with positions (see :mod:`query.analysis`);
 - KEYWORD and IP: the ``raw`` tokenizer, fast (for sorting and terms aggregations);
 - DATE: an indexed, fast i64 of epoch milliseconds - tantivy's own date columns keep whole
   seconds by default, and the query model compares milliseconds;
@@ -18,6 +18,7 @@ aggregations count each document once per value, as Elasticsearch does. Reads no
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ import pydantic_core
 import tantivy
 from pydantic import BaseModel
 
-from index.documents import Document, values_at
-from index.documents.fields import FieldType
-from index.query.reference import canonical
+from documents import Document, values_at
+from documents.fields import FieldType
+from query.reference import canonical
 
 ID = "doc_id"
 ID_KEY = "_id_key"
@@ -55,6 +56,10 @@ def id_key(doc_id: str) -> int:
     return int(doc_id[:16].ljust(16, "0"), 16)
 
 
+# A field as to_tantivy walks it: path, path steps, tantivy name, type.
+_Leaf = tuple[str, tuple[str, ...], str, FieldType]
+
+
 @dataclass(frozen=True)
 class KindSchema:
     kind: str
@@ -62,6 +67,17 @@ class KindSchema:
     names: dict[str, str]  # field path -> tantivy field name
     multi: frozenset[str]  # field paths that can hold several values
     schema: tantivy.Schema
+
+    @functools.cached_property
+    def plan(self) -> tuple[tuple[str, tuple[_Leaf, ...]], ...]:
+        """The fields grouped by their first path step: (step, ((path, parts, tantivy name,
+        type), ...)), so that a document without e.g. ``media`` skips all of its fields at
+        once; paths are split once here, not per document."""
+        groups: dict[str, list[_Leaf]] = {}
+        for path, ftype in self.fields.items():
+            parts = tuple(path.split("."))
+            groups.setdefault(parts[0], []).append((path, parts, self.names[path], ftype))
+        return tuple((top, tuple(entries)) for top, entries in groups.items())
 
     def single_numeric(self, path: str) -> bool:
         """Whether a field's sort value can be read straight from its fast column."""
@@ -115,10 +131,11 @@ def _is_multi(cls: type[BaseModel], path: str) -> bool:
     return multi
 
 
-def to_tantivy(ks: KindSchema, doc: Document) -> tantivy.Document:
-    """The tantivy document of one of our documents; raises :class:`Refused` naming the field."""
+def to_tantivy(ks: KindSchema, doc: Document, doc_id: str | None = None) -> tantivy.Document:
+    """The tantivy document of one of our documents; raises :class:`Refused` naming the field.
+    ``doc_id``: the document's id when the caller has it already."""
     source = doc.source()
-    doc_id = doc.id
+    doc_id = doc.id if doc_id is None else doc_id
     out = tantivy.Document()
     try:
         out.add_unsigned(ID_KEY, id_key(doc_id))
@@ -126,31 +143,38 @@ def to_tantivy(ks: KindSchema, doc: Document) -> tantivy.Document:
         raise Refused(f"id {doc_id!r} is not hexadecimal") from exc
     out.add_text(ID, doc_id)
     out.add_bytes(SOURCE, pydantic_core.to_json(source))  # several times faster than json
-    for path, ftype in ks.fields.items():
-        raw = _leaf_values(source, path)
-        if not raw:
-            continue
-        out.add_text(FIELDS_PRESENT, path)
-        name = ks.names[path]
-        if ftype is FieldType.TEXT:
-            for value in raw:
-                out.add_text(name, value if isinstance(value, str) else str(value))
-            continue
-        if ftype is FieldType.KEYWORD and all(type(v) is str for v in raw):
-            values: list[Any] = list(dict.fromkeys(raw))  # already canonical: skip the checks
-        else:
-            try:
-                values = list(dict.fromkeys(canonical(ftype, v) for v in raw))
-            except (ValueError, TypeError) as exc:
-                raise Refused(f"{path}: cannot index {raw[0]!r:.80} as {ftype.value}") from exc
-        for value in values:
-            _add(out, name, path, ftype, value)
+    for top, entries in ks.plan:
+        node = source.get(top)
+        if node is None or (not node and isinstance(node, dict | list)):
+            continue  # absent or empty: none of its fields has a value (0 and false do)
+        for path, parts, name, ftype in entries:
+            _add_field(out, source, path, parts, name, ftype)
     return out
 
 
-def _leaf_values(source: dict[str, Any], path: str) -> list[Any]:
+def _add_field(out: tantivy.Document, source: dict[str, Any], path: str,
+               parts: tuple[str, ...], name: str, ftype: FieldType) -> None:
+    raw = _leaf_values(source, path, parts)
+    if not raw:
+        return
+    out.add_text(FIELDS_PRESENT, path)
+    if ftype is FieldType.TEXT:
+        for value in raw:
+            out.add_text(name, value if isinstance(value, str) else str(value))
+        return
+    if ftype is FieldType.KEYWORD and all(type(v) is str for v in raw):
+        values: list[Any] = list(dict.fromkeys(raw))  # already canonical: skip the checks
+    else:
+        try:
+            values = list(dict.fromkeys(canonical(ftype, v) for v in raw))
+        except (ValueError, TypeError) as exc:
+            raise Refused(f"{path}: cannot index {raw[0]!r:.80} as {ftype.value}") from exc
+    for value in values:
+        _add(out, name, path, ftype, value)
+
+
+def _leaf_values(source: dict[str, Any], path: str, parts: tuple[str, ...]) -> list[Any]:
     """``values_at`` without objects; fast lanes for one- and two-step paths (all of ours)."""
-    parts = path.split(".")
     if len(parts) == 1:
         return _leaves(source.get(path))
     if len(parts) == 2:

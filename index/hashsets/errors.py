@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from index.errors import IndexError_
+from errors import HeroesError
 
 
-class HashSetError(IndexError_):
+class HashSetError(HeroesError):
     """Base of every hash-list error."""
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from documents.reader import LineProblem
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)  # not frozen: a big list makes millions of them
 class RawValue:
     """One value as read; ``type`` may be empty when the format does not say."""
 
@@ -14,9 +16,7 @@ class RawValue:
     value: str
     category: str = ""
     entry: str = ""
+    cut_short: bool = False  # on the last line, which has no newline: the file may be cut
 
 
-@dataclass(frozen=True, slots=True)
-class LineProblem:
-    line: int
-    message: str
+__all__ = ["LineProblem", "RawValue"]

@@ -82,7 +82,7 @@ def test_problems_name_file_line_and_key(tmp_path: Path) -> None:
     assert any(
         line.startswith(f"{path}:6: crawler.concurrency:") and "'many'" in line for line in lines
     )
-    assert any(line.startswith(f"{path}:12: alerts.rules.1.type:") for line in lines)
+    assert any(line.startswith(f"{path}:12: alerts.rules[1].type:") for line in lines)
     assert len(lines) == 4
 
 

@@ -42,6 +42,7 @@ def console_settings(data_dir: Path, **console: Any) -> Settings:
             "data_dir": str(data_dir),
             "index": {"reader_reload_s": 0.1, "batch_age_s": 0.1},
             "console": {"login_attempts": 3, "login_lockout_s": 60, **console},
+            "evidence": {"signing_key_file": str(data_dir.parent / f"{data_dir.name}-key.pem")},
         },
     )
 
@@ -179,14 +180,21 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleThread]
     settings = console_settings(data_dir)
     store = make_store(settings)
     asyncio.run(ingest(store, documents()))
-    users = UserStore.for_data_dir(data_dir, settings.console)
+    yield from serve(settings, store)
+
+
+def serve(settings: Settings, store: Any) -> Iterator[ConsoleThread]:
+    """The console over ``store`` with the analyst and admin accounts; closes both after."""
+    users = UserStore.for_data_dir(settings.data_dir, settings.console)
     users.add("alice", "analyst", PASSWORDS["alice"])
     users.add("root", "admin", PASSWORDS["root"])
     users.close()
     server = ConsoleThread(settings, store).start()
-    yield server
-    server.stop()
-    store.close()
+    try:
+        yield server
+    finally:
+        server.stop()
+        store.close()
 
 
 @pytest.fixture

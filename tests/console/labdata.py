@@ -6,7 +6,7 @@ import hashlib
 import random
 from datetime import UTC, datetime, timedelta
 
-from index.documents import (
+from documents import (
     Alert,
     Document,
     FlaggedHash,
@@ -16,10 +16,10 @@ from index.documents import (
     Service,
     Torrent,
 )
-from index.documents.alert import MatchedRef
-from index.documents.page import Entities, Media
-from index.documents.service import Check
-from index.documents.torrent import TorrentFile
+from documents.alert import MatchedRef
+from documents.page import Entities, Media
+from documents.service import Check
+from documents.torrent import TorrentFile
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 HOSTS = [hashlib.sha256(f"host{i}".encode()).hexdigest()[:56] + ".onion" for i in range(4)]

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from index.backends.base import Backend, Rejected, SearchResult
-from index.documents import KINDS, Document
-from index.query.model import Search
-from index.query.reference import evaluate
+from documents import KINDS, Document
+from index.backends.base import Backend, Rejected
 from index.store import Store
+from query.model import Search, SearchResult
+from query.reference import evaluate
 
 
 class MemoryBackend(Backend):

@@ -6,71 +6,30 @@ text, and no script from data may run (the payloads would set ``window.__pwned``
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.console.conftest import PASSWORDS, Client, ConsoleThread
+from tests.console import browser as browser_fixtures
+from tests.console.browser import SHOTS
+from tests.console.conftest import Client, ConsoleThread
 from tests.console.labdata import HOSTILE_TITLE, HOSTS, INFOHASH, WALLET
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-default-apps",
-    "--disable-extensions",
-    "--metrics-recording-only",
-    "--no-default-browser-check",
-]
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "console"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (make setup)")
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def _logged_in(browser: object, console: ConsoleThread, name: str) -> tuple[object, object]:
-    context = browser.new_context(base_url=console.url)  # type: ignore[attr-defined]
-    page = context.new_page()
-    page.goto("/search")
-    assert "/login" in page.url
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORDS[name])
-    page.click("button[type=submit]")
-    page.wait_for_url("**/search**")
-    return context, page
+browser = browser_fixtures.browser
 
 
 @pytest.fixture
 def page(browser: object, console: ConsoleThread) -> Iterator[object]:
-    context, page = _logged_in(browser, console, "alice")
+    context, page = browser_fixtures.log_in(browser, console, "alice")
     yield page
     context.close()  # type: ignore[attr-defined]
 
 
 def test_admin_sees_hash_lists_and_the_audit_log(browser: object, console: ConsoleThread) -> None:
-    context, p = _logged_in(browser, console, "root")
+    context, p = browser_fixtures.log_in(browser, console, "root")
     try:
         p.goto("/hashes")  # type: ignore[attr-defined]
         p.wait_for_selector("table.hashlists td")  # type: ignore[attr-defined]

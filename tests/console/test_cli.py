@@ -19,7 +19,9 @@ from tests.console.labdata import documents
 
 
 def run(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), *args], input=stdin)
+    key = data_dir.parent / f"{data_dir.name}-key.pem"  # the signing key, outside the data dir
+    result = CliRunner().invoke(main, ["--data-dir", str(data_dir), *args], input=stdin,
+                                env={"HEROES_EVIDENCE__SIGNING_KEY_FILE": str(key)})
     return result.exit_code, result.output
 
 
@@ -64,8 +66,9 @@ def test_audit_export_and_verify_detect_edits(tmp_path: Path) -> None:
     )
     log.record("search", user="alice", address="127.0.0.1", query="tea")
     log.record("view", user="alice", address="127.0.0.1", target="/page/x")
+    assert run(tmp_path, "keys", "init")[0] == 0 and run(tmp_path, "evidence", "seal")[0] == 0
     code, out = run(tmp_path, "audit", "verify")
-    assert code == 0 and "3 records, chain holds" in out
+    assert code == 0 and "3 records, 3 sealed" in out
     since = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     code, out = run(tmp_path, "audit", "export", "--since", since)
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -76,7 +79,7 @@ def test_audit_export_and_verify_detect_edits(tmp_path: Path) -> None:
     text = log.path.read_text().replace('"query":"tea"', '"query":"coffee"')
     log.path.write_text(text)
     code, out = run(tmp_path, "audit", "verify")
-    assert code == 1 and "record 3" in out
+    assert code == 1 and "record 2: edited" in out
     assert log.verify() is not None
 
 
@@ -84,6 +87,7 @@ def test_audit_verify_detects_deletion(tmp_path: Path) -> None:
     log = AuditLog.for_data_dir(tmp_path)
     for i in range(3):
         log.record("view", user="alice", address="127.0.0.1", target=f"/page/{i}")
+    assert run(tmp_path, "keys", "init")[0] == 0 and run(tmp_path, "evidence", "seal")[0] == 0
     lines = log.path.read_text().splitlines(keepends=True)
     log.path.write_text(lines[0] + lines[2])
     code, out = run(tmp_path, "audit", "verify")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +17,7 @@ from heroes.console.searchreq import (
     entity_count_searches,
     parse_request,
 )
-from index.query.model import Bool, DateHistogram, Exists, Range, Term, TermsAgg
+from query.model import Bool, DateHistogram, Exists, Range, Term, TermsAgg
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
@@ -55,8 +56,15 @@ def test_round_trip_of_a_shareable_search() -> None:
         ({"sort": "up"}, "sort", "'up'"),
         ({"size": "1000"}, "size", "'1000'"),
         ({"from": "last tuesday"}, "from", "'last tuesday'"),
+        ({"from": "99999999999d"}, "from", "'99999999999d' is longer than any span of dates"),
+        ({"from": "now-99999999d"}, "from", "'now-99999999d'"),
+        ({"to": "now-1M"}, "to", "'1M' is not a duration"),
+        ({"to": "9999-12-31T23:00-05:00"}, "to", "outside the years 1 to 9999"),
         ({"after": "%%%"}, "after", "'%%%'"),
         ({"after": encode_after([1, "x"])}, "after", "sort=newest"),
+        ({"after": encode_after([1, "x" * 2000]), "sort": "newest"}, "after", "too long"),
+        ({"after": base64.urlsafe_b64encode(b"[" * 700).decode(), "sort": "newest"}, "after",
+         "not a paging cursor"),
         ({"from": "2026-11-02", "to": "2026-11-01"}, "to", "'2026-11-01'"),
     ],
 )
@@ -67,10 +75,21 @@ def test_bad_parameters_are_named(params: dict[str, str], param: str, quoted: st
 
 
 def test_query_text_errors_name_the_box() -> None:
-    req = parse_request({"q": "nosuchfield:x"}, NOW)
-    with pytest.raises(RequestError) as caught:
-        build_search(req, NOW)
-    assert caught.value.param == "q" and "nosuchfield" in caught.value.message
+    for q, words in [("nosuchfield:x", "nosuchfield"), ("tea " * 600, "at most 2000"),
+                     ("(" * 300 + "x" + ")" * 300, "deeper than 16 levels"),
+                     ("/esc.*/", "regular expressions")]:
+        req = parse_request({"q": q}, NOW)
+        with pytest.raises(RequestError) as caught:
+            build_search(req, NOW)
+        assert caught.value.param == "q" and words in caught.value.message
+
+
+def test_relative_times_are_the_one_syntax() -> None:
+    week = parse_request({"from": "now-7d"}, NOW).since
+    assert week == parse_request({"from": "7d"}, NOW).since == parse_request(
+        {"from": "-7d"}, NOW).since == datetime(2026, 11, 22, 12, tzinfo=UTC)
+    req = parse_request({"from": "2026-11-01", "to": "now+1d"}, NOW)
+    assert req.until == datetime(2026, 11, 30, 12, tzinfo=UTC)
 
 
 def test_cursor_round_trip_and_intervals() -> None:

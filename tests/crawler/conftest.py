@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from config import Settings, load_settings
-from index.query.model import Search
 from index.store import Store
+from query.model import Search
+from tests.crawler.population_fixture import lab_population  # noqa: F401 (a fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 CRAWL_TIMEOUT_S = 300
@@ -118,7 +119,8 @@ def lab_crawl(lab_world: LabWorld, tmp_path_factory: pytest.TempPathFactory) -> 
     done = run_heroes(
         lab_world,
         data_dir,
-        ["crawl", lab_world.seed_url, "--job", "main", "--json"],
+        # -v: the tests read the info lines of the log too.
+        ["-v", "crawl", lab_world.seed_url, "--job", "main", "--json"],
         spy_log=spy_log,
     )
     output = done.stdout + done.stderr
@@ -127,7 +129,11 @@ def lab_crawl(lab_world: LabWorld, tmp_path_factory: pytest.TempPathFactory) -> 
     spy = (
         [json.loads(line) for line in spy_log.read_text().splitlines()] if spy_log.exists() else []
     )
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # The crawl's own peak (the spy records it at exit): RUSAGE_CHILDREN would be the largest
+    # of every process this test session ever reaped.
+    peaks = [int(e["target"]) for e in spy if e["kind"] == "maxrss_kb"]
+    rss = peaks[-1] if peaks else resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    spy = [e for e in spy if e["kind"] != "maxrss_kb"]
     return CrawlRun(data_dir, done.returncode, output, spy, summary, started, rss)
 
 

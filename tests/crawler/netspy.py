@@ -2,13 +2,16 @@
 
 ``python -m tests.crawler.netspy LOG heroes-args...``: every ``getaddrinfo`` /
 ``gethostbyname`` call and every ``connect`` target is appended to LOG as one JSON line,
-then the CLI runs as usual. The crawler must never resolve a name locally (Tor resolves
-onion names) and must connect only to loopback.
+then the CLI runs as usual, and at exit its own peak resident memory (``maxrss_kb``: this
+process alone, not the children of whoever started it). The crawler must never resolve a
+name locally (Tor resolves onion names) and must connect only to loopback.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import resource
 import socket
 import sys
 import threading
@@ -48,6 +51,8 @@ def install(log_path: str) -> None:
         record("connect", address)
         return real_connect_ex(self, address)
 
+    atexit.register(
+        lambda: record("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
     socket.getaddrinfo = getaddrinfo
     socket.gethostbyname = gethostbyname
     socket.gethostbyname_ex = gethostbyname_ex

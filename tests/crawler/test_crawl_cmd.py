@@ -6,8 +6,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from crawler.extract.entities.onion import onion_address
 from heroes.cli import main
+from identifiers.onion import onion_address
 
 GOOD = onion_address(bytes(range(32)))
 

@@ -93,8 +93,12 @@ def test_hostile_pages_are_cut_at_the_cap_and_the_crawl_goes_on(
     assert pages[bomb]["error"].startswith("size cap"), pages[bomb]
     assert pages[huge]["error"].startswith("size cap"), pages[huge]
     assert lab_crawl.summary["pages"] >= len(lab_world.truth["reachable_pages"])
-    # The bomb inflates to 256 MB and the page is 50 MB: neither was ever held in memory.
-    assert lab_crawl.max_rss_kb < 400 * 1024, f"crawler peak RSS {lab_crawl.max_rss_kb} kB"
+    # The bomb inflates to 256 MB and the page is 50 MB: neither was ever held in memory
+    # (held, the bomb alone would add 256 MB to the crawl, whose own peak is ~330 MB with its
+    # drain, matching, politeness and WARC capture, and pass the bound). The crawl's malloc
+    # arenas are capped (telemetry.native_memory): with glibc's default arenas the same crawl
+    # peaked at 480 MB, and at 900 MB on some runs.
+    assert lab_crawl.max_rss_kb < 576 * 1024, f"crawler peak RSS {lab_crawl.max_rss_kb} kB"
 
 
 def test_each_onion_used_its_own_circuit(lab_world: LabWorld, lab_crawl: CrawlRun) -> None:
@@ -152,3 +156,12 @@ def test_summary_reports_counts(lab_crawl: CrawlRun) -> None:
     # The drain role ran beside the crawl (pages were searchable before the crawl ended).
     assert "draining the spool" in lab_crawl.output
     json.dumps(summary)
+
+
+def test_progress_is_logged_at_info_and_the_summary_is_the_only_result(
+    lab_crawl: CrawlRun,
+) -> None:
+    # The crawl ran with -v: progress lines are log records on stderr, never bare prints.
+    lines = [line for line in lab_crawl.output.splitlines() if "pages/s" in line]
+    assert lines, lab_crawl.output[-2000:]
+    assert all(" INFO heroes.cli.crawl_cmd: pages " in line for line in lines), lines[:3]

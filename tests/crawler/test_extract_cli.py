@@ -6,8 +6,8 @@ import json
 
 from click.testing import CliRunner
 
-from crawler.extract.entities.onion import onion_address
 from heroes.cli import main
+from identifiers.onion import onion_address
 
 ONION = onion_address(bytes(range(32)))
 PAGE = f"""<html><head><title>Vendor page</title></head><body>

@@ -1,4 +1,8 @@
-"""Each entity validator with valid and invalid examples: a bad checksum is never an entity."""
+"""Each entity finder with valid and invalid examples: a bad checksum is never an entity.
+
+The finders are the identifier types' (:mod:`identifiers`); ``find_entities`` gathers them
+under the page document's keys.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +15,28 @@ from pathlib import Path
 import pytest
 
 from crawler.extract.entities import ENTITY_KEYS, find_entities
-from crawler.extract.entities.bitcoin import (
-    base58check_encode,
-    find_btc,
-    is_valid_base58_address,
-    is_valid_segwit_address,
-    segwit_encode,
-)
-from crawler.extract.entities.email import find_emails, is_valid_email
-from crawler.extract.entities.ethereum import find_eth, is_valid_eth_address, to_checksum_address
-from crawler.extract.entities.magnet import find_magnets, infohash_of_xt, parse_magnet
-from crawler.extract.entities.monero import find_xmr, is_valid_monero_address, monero_address
-from crawler.extract.entities.onion import find_onions, is_valid_onion, onion_address
-from crawler.extract.entities.pgp import armor, crc24, find_pgp
-from crawler.extract.entities.phone import find_phones, normalize_phone
-from index.documents.page import ENTITY_TYPES
+from documents.page import ENTITY_TYPES
+from identifiers import InvalidIdentifier
+from identifiers.btc import BtcIdentifier, is_valid_base58_address, is_valid_segwit_address
+from identifiers.email import EmailIdentifier
+from identifiers.encodings import base58check_encode, segwit_encode
+from identifiers.eth import EthIdentifier, is_valid_eth_address, to_checksum_address
+from identifiers.magnet import MagnetIdentifier, parse_magnet, xt_infohash
+from identifiers.onion import OnionIdentifier, is_valid_onion, onion_address
+from identifiers.pgp import PgpIdentifier, armor, crc24
+from identifiers.phone import MAX_CANDIDATES, PhoneIdentifier, candidates, normalize_phone
+from identifiers.xmr import XmrIdentifier, is_valid_monero_address, monero_address
 
-EXTRACT_DIR = Path(__file__).resolve().parents[2] / "crawler" / "extract"
+find_onions = OnionIdentifier().find
+find_emails = EmailIdentifier().find
+is_valid_email = EmailIdentifier().is_valid
+find_btc = BtcIdentifier().find
+find_xmr = XmrIdentifier().find
+find_eth = EthIdentifier().find
+find_pgp = PgpIdentifier().find
+find_phones = PhoneIdentifier().find
+ROOT = Path(__file__).resolve().parents[2]
+SCANNED_DIRS = (ROOT / "crawler" / "extract", ROOT / "identifiers")
 
 
 def _flip(value: str, pos: int, alphabet: str) -> str:
@@ -87,9 +96,9 @@ def test_invalid_emails(value):
     assert find_emails(f"write to {value} today") == []
 
 
-def test_find_emails_lowercases_the_domain_only():
+def test_find_emails_lowercases_the_whole_address():
     assert find_emails("Mail Sales@Example.ORG, or mailto:help@example.net.") == [
-        "Sales@example.org", "help@example.net"]
+        "sales@example.org", "help@example.net"]
 
 
 # bitcoin -----------------------------------------------------------------------------
@@ -174,9 +183,10 @@ def test_eip55_vectors(value):
     assert not is_valid_eth_address(value[:pos] + value[pos].swapcase() + value[pos + 1 :])
 
 
-def test_find_eth_reports_checksum_form_and_skips_longer_hex():
-    text = f"send to {EIP55[0].lower()}; tx 0x{'ab' * 32}"
-    assert find_eth(text) == [EIP55[0]]
+def test_find_eth_reports_lower_case_and_skips_longer_hex():
+    text = f"send to {EIP55[0]}; tx 0x{'ab' * 32}; again {EIP55[0].lower()}"
+    assert find_eth(text) == [EIP55[0].lower()]
+    assert EthIdentifier().display(EIP55[0].lower()) == EIP55[0]
 
 
 # pgp ---------------------------------------------------------------------------------
@@ -243,20 +253,28 @@ def test_phones_not_found_in_hashes_and_dates():
 
 
 # magnets -----------------------------------------------------------------------------
+def _xt(value: str) -> str | None:
+    try:
+        return xt_infohash(value)[1]
+    except InvalidIdentifier:
+        return None
+
+
 def test_magnet_forms():
     hex40 = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
     b32 = "YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK"
     v2 = "1220" + "ab" * 32
-    assert infohash_of_xt(f"urn:btih:{hex40.upper()}") == hex40
-    assert infohash_of_xt(f"urn:btih:{b32}") == hex40
-    assert infohash_of_xt(f"urn:btmh:{v2}") == "ab" * 32
-    assert infohash_of_xt("urn:btih:" + hex40[:39]) is None
-    assert infohash_of_xt("urn:btmh:1114" + "ab" * 32) is None
+    assert _xt(f"urn:btih:{hex40.upper()}") == hex40
+    assert _xt(f"urn:btih:{b32}") == hex40
+    assert _xt(f"urn:btmh:{v2}") == "ab" * 32
+    assert _xt("urn:btih:" + hex40[:39]) is None
+    assert _xt("urn:btmh:1114" + "ab" * 32) is None
     hybrid = f"magnet:?xt=urn:btih:{hex40}&xt=urn:btmh:{v2}&dn=archive"
-    assert parse_magnet(hybrid) == [hex40, "ab" * 32]
-    magnets, hashes = find_magnets(
-        f"get {hybrid.replace('&', '&amp;')}. and magnet:?xt=urn:btih:{hex40[:39]}")
-    assert magnets == [hybrid] and hashes == [hex40, "ab" * 32]
+    assert parse_magnet(hybrid).infohashes == (hex40, "ab" * 32)
+    text = f"get {hybrid.replace('&', '&amp;')}. and magnet:?xt=urn:btih:{hex40[:39]}"
+    assert MagnetIdentifier().find(text) == [hybrid]
+    found = find_entities(text)
+    assert found["magnets"] == [hybrid] and found["infohashes"] == [hex40, "ab" * 32]
 
 
 def test_find_entities_has_every_key():
@@ -267,7 +285,7 @@ def test_find_entities_has_every_key():
 def test_every_regex_in_extract_is_a_raw_string():
     # A non-raw "\b" is a backspace: such a pattern silently never matches.
     offenders = []
-    for path in EXTRACT_DIR.rglob("*.py"):
+    for path in (p for d in SCANNED_DIRS for p in d.rglob("*.py")):
         tokens = list(tokenize.generate_tokens(io.StringIO(path.read_text()).readline))
         for i, tok in enumerate(tokens[:-2]):
             if tok.string == "compile" and tokens[i + 1].string == "(":
@@ -292,8 +310,6 @@ def test_pgp_many_begin_lines_pair_with_the_last_begin():
 
 
 def test_phone_candidates_are_capped():
-    from crawler.extract.entities.phone import MAX_CANDIDATES, _candidates
-
     text = "(201) 555-0123 " * (MAX_CANDIDATES * 2)
-    assert len(_candidates(text)) == MAX_CANDIDATES
+    assert len(candidates(text)) == MAX_CANDIDATES
     assert find_phones(text, ["US"]) == ["+12015550123"]

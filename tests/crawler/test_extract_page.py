@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crawler.extract.entities import ENTITY_KEYS
-from crawler.extract.entities.onion import onion_address
 from crawler.extract.page import (
     MAX_ATTRIBUTES,
     ExtractedPage,
@@ -16,6 +15,7 @@ from crawler.extract.page import (
     detect_language,
     extract_page,
 )
+from identifiers.onion import onion_address
 
 ONION = onion_address(bytes(range(32)))
 URL = f"http://{ONION}/dir/page.html"

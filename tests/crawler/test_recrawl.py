@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from config.sections.crawler import CrawlerSettings
 from crawler.recrawl import dead_in_a_row, due_services, next_check
-from index.documents.service import Check, Service
+from documents.service import Check, Service
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 OPTIONS = CrawlerSettings(recrawl_interval_h=1.0, dead_backoff_base=2.0)

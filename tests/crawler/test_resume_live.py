@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,19 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.crawler.conftest import ROOT, LabWorld, indexed, run_heroes
+from tests.crawler.observe import spooled_urls
 
 pytestmark = pytest.mark.tor
-
-
-def _spooled_pages(data_dir: Path) -> int:
-    spool = data_dir / "spool.sqlite"
-    if not spool.exists():
-        return 0
-    try:
-        with sqlite3.connect(spool, timeout=5) as db:
-            return int(db.execute("SELECT COUNT(*) FROM spool WHERE kind = 'page'").fetchone()[0])
-    except sqlite3.Error:
-        return 0
 
 
 def test_sigkill_then_rerun_completes_and_indexes_each_page_once(
@@ -44,14 +33,16 @@ def test_sigkill_then_rerun_completes_and_indexes_each_page_once(
         "k",
         "--no-drain",
     ]
-    # Two requests at a time, so that the kill lands in the middle of the crawl.
-    env = lab_world.crawl_env(data_dir, HEROES_CRAWLER__CONCURRENCY="2")
+    # Two requests at a time and a pause between two to one onion, so that the kill lands in
+    # the middle of the crawl however fast the machine is.
+    env = lab_world.crawl_env(data_dir, HEROES_CRAWLER__CONCURRENCY="2",
+                              HEROES_CRAWLER__HOST_DELAY_S="0.5")
     proc = subprocess.Popen(
         args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     deadline = time.monotonic() + 120
     try:
-        while _spooled_pages(data_dir) < 8:
+        while len(spooled_urls(data_dir)) < 8:
             if proc.poll() is not None:
                 pytest.fail(
                     f"the crawl ended before it could be killed:\n{proc.stdout.read()[-3000:]}"
@@ -63,7 +54,7 @@ def test_sigkill_then_rerun_completes_and_indexes_each_page_once(
     finally:
         proc.wait(timeout=30)
         proc.stdout.close()
-    first = _spooled_pages(data_dir)
+    first = len(spooled_urls(data_dir))
     assert first < len(lab_world.truth["reachable_pages"]), "killed too late to test anything"
 
     done = run_heroes(lab_world, data_dir, ["crawl", "--job", "k"], HEROES_CRAWLER__CONCURRENCY="2")

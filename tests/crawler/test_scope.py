@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.extract.entities.onion import onion_address
 from crawler.middlewares.scope import scope_problem
 from crawler.seeds import SeedError, check_seeds, read_seed_file
+from identifiers.onion import onion_address
 
 GOOD = onion_address(bytes(range(32)))
 BAD = GOOD[:10] + ("a" if GOOD[10] != "a" else "b") + GOOD[11:]

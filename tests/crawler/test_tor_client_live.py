@@ -10,8 +10,8 @@ import pytest
 from config.sections.tor import TorSettings
 from crawler.errors import TorUnavailable
 from crawler.tor.client import TorPool
+from heroes.lab.processes import start_time_of
 from heroes.lab.tor_network import socks_get
-from heroes.lab.tor_procs import start_time_of
 from tests.crawler.conftest import LabWorld, run_heroes
 
 pytestmark = pytest.mark.tor

@@ -11,6 +11,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -24,7 +25,7 @@ import pytest
 from config import load_settings
 from heroes import demo_config
 from heroes.demo import MARKER, STEPS, DemoFailed, headline, prepare_data_dir
-from heroes.demo_lab import PIDS_FILE, still_running
+from heroes.lab.processes import LabProcess, ProcessTable, still_running
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_TIMEOUT_S = 400
@@ -149,10 +150,10 @@ def subjects(directory: Path) -> list[str]:
     ]
 
 
-def recorded(data: Path) -> list[dict[str, Any]]:
-    path = data / "lab" / PIDS_FILE
-    assert path.exists(), f"the demo did not record the lab's processes in {path}"
-    return json.loads(path.read_text())
+def recorded(data: Path) -> list[LabProcess]:
+    table = ProcessTable.of(data / "lab")
+    assert table.path.exists(), f"the demo did not record the lab's processes in {table.path}"
+    return table.records()
 
 
 @pytest.mark.tor
@@ -174,8 +175,27 @@ def test_full_demo_on_the_lab_world(tmp_path: Path) -> None:
     assert "magnet link found on: http://" in done.stdout
     assert "$ heroes --data-dir" in done.stdout and "serve" in done.stdout
     assert "'demo-analyst' with password" in done.stdout
+    # Hash-list hygiene: a turned lab picture, the lab video's variants, a negative list.
+    assert " hashes compute " in done.stdout and " hashes check " in done.stdout
+    assert ": lab-turned (pdq, distance " in done.stdout
+    assert "lab-turned pdq (as " in done.stdout, output[-6000:]
+    assert done.stdout.count("lab-videos vpdq (") >= 2 and "of the video's frames" in done.stdout
+    # The lab is crawled twice (one crawler, then two on a shared frontier): a hit each time.
+    suppressed = re.search(r"negative list lab-known-good: (\d+) hits? suppressed", done.stdout)
+    assert suppressed and int(suppressed.group(1)) >= 1, output[-6000:]
+    # Analysis: clusters with their reasons, a late list hunted over the past, exports.
+    assert re.search(r"clusters list  \((\d+) clusters\)", done.stdout), output[-6000:]
+    assert "linked by " in done.stdout, output[-6000:]
+    assert re.search(r"list arrived-later: 1 hits?, 1 alerts? raised", done.stdout), output[-6000:]
+    for fmt in ("misp", "stix"):
+        exported = re.search(rf"export {fmt} --alert \S+ --out (\S+)", done.stdout)
+        assert exported, output[-6000:]
+        assert json.loads(Path(exported.group(1)).read_text()), exported.group(1)
     procs = recorded(data)
-    assert len(procs) >= 10, procs  # tor instances, web servers, swarm, mail sink
+    # tor instances, web servers, swarm, mail sink: each recorded, each stopped.
+    assert {"tor", "web", "swarm", "smtp"} <= {p.group for p in procs}, procs
+    assert len(procs) >= 10, procs
+    assert all(p.stopped_at is not None for p in procs), procs
     assert still_running(procs) == []
 
 

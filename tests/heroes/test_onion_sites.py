@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from crawler.extract.entities import ENTITY_KEYS
-from crawler.extract.entities.onion import is_valid_onion
 from crawler.extract.media import hash_media
 from crawler.extract.page import extract_page
 from heroes.lab.onion_sites import KEY_SUFFIX, SERVICES, generate_sites
+from identifiers.onion import is_valid_onion
 
 LAB_MAGNETS = [
     "magnet:?xt=urn:btih:" + "1f" * 20 + "&dn=lab-one&tr=http://127.0.0.1:6969/announce",
@@ -111,7 +111,9 @@ def test_media_hashes_and_flagged(sites):
         service = next(n for n, s in truth["services"].items() if f"//{s['onion']}/" in url)
         body = (out / service / url.split(".onion/", 1)[1]).read_bytes()
         assert hashlib.sha256(body).hexdigest() == info["sha256"]
-        assert hash_media(body).pdq == info["pdq"] and info["pdq"] is not None
+        perceptual = "vpdq" if info.get("kind") == "video" else "pdq"
+        assert getattr(hash_media(body), perceptual) == info[perceptual]
+        assert info[perceptual] is not None
 
 
 def test_hostile_markers_and_pages(sites):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from index.documents import Document, parse_document
+from documents import Document, parse_document
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

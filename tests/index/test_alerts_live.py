@@ -24,17 +24,17 @@ from pathlib import Path
 
 import pytest
 
+from alerting.db import AlertDB, alert_db_path
+from alerting.outbox import Outbox
+from alerting.sender import run_sender
+from alerting.state import AlertState
 from config import Settings
 from config.sections.alerts import AlertRule, AlertSettings, SmtpSettings
-from heroes.stages import drain_stages
-from index.alerts.db import AlertDB, alert_db_path
-from index.alerts.outbox import Outbox
-from index.alerts.sender import run_sender
-from index.alerts.state import AlertState
-from index.documents import Observation, Page
+from documents import Observation, Page
+from index.backends.es_alerts import cluster_alerts_for
 from index.hashsets.membership import Entry, MembershipStore, membership_path
-from index.query.model import Search
 from index.store import Store
+from query.model import Search
 
 ROOT = Path(__file__).resolve().parents[2]
 IH = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
@@ -159,19 +159,15 @@ async def pipeline(settings: Settings, *, sender: bool = True) -> AsyncIterator[
     """The production Store (embedded index) with a drain role and, optionally, a sender."""
     store = Store(settings)
     stop = asyncio.Event()
-    stages = drain_stages(settings, store)
-    tasks = [asyncio.create_task(store.drain_role(stop, stages))]
+    tasks = [asyncio.create_task(store.drain_role().run(stop))]
     if sender:
-        tasks.append(asyncio.create_task(run_sender(settings, stop, append=store.append)))
+        tasks.append(asyncio.create_task(run_sender(
+            settings, stop, append=store.append, cluster=cluster_alerts_for(settings))))
     try:
         yield store
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), timeout=30)
-        for stage in stages:
-            close = getattr(stage, "close", None)
-            if close:
-                close()
         store.close()
 
 

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from config import Settings
-from index.backends.base import Backend, Rejected, SearchResult
-from index.documents import Document, Page
-from index.query.model import Search, Term
-from index.query.reference import evaluate
+from documents import Document, Page
+from index.backends.base import Backend, Rejected
 from index.store import Store
+from query.model import Search, SearchResult, Term
+from query.reference import evaluate
 
 
 class MemoryBackend(Backend):

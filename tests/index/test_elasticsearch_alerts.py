@@ -14,12 +14,12 @@ import pytest
 
 from config import Settings
 from config.sections.alerts import AlertRule, AlertSettings, SmtpSettings
+from documents import Observation, Page, parse_document
 from heroes.sample import sample_documents
 from index.backends.elasticsearch import ElasticsearchBackend
-from index.documents import Observation, Page, parse_document
 from index.hashsets.membership import Entry
-from index.query.model import Bool, Match, Search, SortField, Term, TermsAgg
-from index.query.reference import evaluate
+from query.model import Bool, Match, Search, SortField, Term, TermsAgg
+from query.reference import evaluate
 from tests import es_node as node_fixtures
 from tests.index import test_alerts_live as live
 from tests.index.backend_contract import assert_same

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from documents import KINDS, FieldType, Observation, Page, Torrent
 from index.backends import es_mappings as layout
 from index.backends.elasticsearch import _result, _sort_value
-from index.documents import KINDS, FieldType, Observation, Page, Torrent
-from index.query.model import Search, SortField, TermsAgg
+from query.model import Search, SortField, TermsAgg
 
 T = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -115,6 +115,13 @@ def test_result_shape_strips_elasticsearch_extras() -> None:
     assert result["hits"]["hits"] == [{"_index": "observation", "_id": "abc", "_score": None,
                                        "_source": {"ip": "127.10.0.9"}, "sort": [1, "abc"]}]
     assert result["aggregations"] == {"ips": {"buckets": [{"key": "127.10.0.9", "doc_count": 1}]}}
+
+
+def test_prefixes_on_text_fields_go_to_their_shadows() -> None:
+    query = {"bool": {"should": [{"prefix": {"title": {"value": "mark"}}},
+                                 {"prefix": {"host": {"value": "Abc"}}}]}}
+    assert layout.rewrite_query("page", query) == {"bool": {"should": [
+        {"prefix": {"fts.title": {"value": "mark"}}}, {"prefix": {"host": {"value": "Abc"}}}]}}
 
 
 def test_minimum_should_match_above_the_should_clauses_matches_nothing() -> None:

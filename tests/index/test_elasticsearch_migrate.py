@@ -11,13 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from config import Settings
+from documents import KINDS, parse_document
 from heroes.cli import main
 from heroes.sample import sample_documents
 from index.backends.elasticsearch import ElasticsearchBackend
 from index.backends.tantivy import TantivyBackend
-from index.documents import KINDS, parse_document
-from index.query.model import Match, Search, SortField
 from index.store import Store
+from query.model import Match, Search, SortField
 from tests import es_node as node_fixtures
 
 es_node = node_fixtures.es_node
@@ -75,7 +75,7 @@ async def test_migrate_copies_every_document_once(es_settings: Callable[..., Set
 async def test_migrate_refuses_while_a_drain_holds_the_writer(
         es_settings: Callable[..., Settings], tmp_path: Path) -> None:
     es = es_settings()
-    lock = Store(es).writer_lock()
+    lock = Store(es).embedded_writer_lock()
     assert lock.try_acquire()
     try:
         args = ["--config", str(_config(tmp_path, es)), "--data-dir", str(es.data_dir),

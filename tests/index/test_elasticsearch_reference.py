@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 
 from config.sections.index import ElasticsearchSettings
+from documents import Document, parse_document
 from heroes.lab.elasticsearch_node import NodeHandle
 from index.backends.elasticsearch import ElasticsearchBackend
-from index.documents import Document, parse_document
 from tests import es_node as node_fixtures
 from tests.index import test_reference_agreement as generated
 from tests.index.test_elasticsearch_contract import _empty
@@ -37,7 +37,8 @@ async def _agree(node: NodeHandle, kind: str, bodies: list[dict[str, Any]], case
     sources = [d.source() for d in unique]
     ids = [d.id for d in unique]
     backend = ElasticsearchBackend(ElasticsearchSettings(hosts=[node.url],
-                                                         index_prefix=f"agree-{kind}"))
+                                                         index_prefix=f"agree-{kind}",
+                                                         write_refresh="wait_for"))
     await backend.open(writer=True)
     try:
         await _empty(backend)

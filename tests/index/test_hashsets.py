@@ -10,15 +10,15 @@ import pytest
 from click.testing import CliRunner
 
 from config import load_settings
+from documents import Document, FlaggedHash
 from heroes.cli import main
-from index.documents import Document, FlaggedHash
 from index.hashsets.errors import BadValue, DuplicateHashType, UnknownHashType, UnreadableFile
 from index.hashsets.importer import import_file
 from index.hashsets.membership import MembershipStore
 from index.hashsets.registry import HASH_TYPES, HashTypeRegistry
 from index.hashsets.types import BUILTIN_TYPES, HashType, Md5HashType
-from index.query.model import Search, Term
 from index.store import Store
+from query.model import Search, Term
 
 GOOD = [(t.name, raw, norm) for t in HASH_TYPES for raw, norm in t.good]
 BAD = [(t.name, raw) for t in HASH_TYPES for raw in t.bad]
@@ -41,6 +41,75 @@ def test_type_rejects_its_bad_examples_quoting_them(type_name: str, raw: str) ->
 def test_every_type_ships_examples() -> None:
     for t in HASH_TYPES:
         assert t.good and t.bad, t.name
+
+
+def test_types_are_the_identifier_types_of_the_same_name() -> None:
+    from identifiers import IDENTIFIERS
+
+    backed = [t for t in HASH_TYPES if t.identifier is not None]
+    for t in backed:
+        assert t.name == t.identifier and t.name in IDENTIFIERS
+        assert t.good == IDENTIFIERS.get(t.name).spellings
+    assert {t.name for t in backed} >= {"md5", "sha1", "sha256", "infohash", "pdq", "btc",
+                                        "xmr", "eth", "email", "pgp"}
+
+
+def test_a_list_type_need_not_be_an_identifier_type() -> None:
+    class ColourHashType(HashType):
+        name = "colour"
+        description = "a colour name"
+        good = (("Red", "red"),)
+        bad = ("",)
+
+        def normalize(self, raw: str) -> str:
+            if not raw.strip():
+                raise BadValue(f"a colour needs a name, got {raw!r}")
+            return raw.strip().lower()
+
+    registry = HashTypeRegistry([*BUILTIN_TYPES, ColourHashType])
+    assert registry.get("colour").identifier is None
+    assert registry.normalize("colour", " Red ") == "red"
+    assert registry.get("colour").normalize_each("Red") == ("red",)
+
+
+V1_HEX = "c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
+V2_HEX = "ab" * 32
+HYBRID = f"magnet:?xt=urn:btih:{V1_HEX.upper()}&xt=urn:btmh:1220{V2_HEX}&dn=archive"
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("hybrid.txt", f"{HYBRID}\n"),
+        ("hybrid.csv", f"value,type,category\n{HYBRID},infohash,swarm\n"),
+        ("typed.csv", f"infohash,category\n{HYBRID},swarm\n"),
+    ],
+)
+def test_a_hybrid_magnet_flags_both_infohashes_in_every_format(
+    tmp_path: Path, members: MembershipStore, name: str, text: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    spooled = Spooled()
+    report = import_file(path, members, spooled)
+    assert report.problems == []
+    assert report.imported == 2
+    assert sorted(d.value for d in spooled.docs) == sorted([V1_HEX, V2_HEX])
+    assert members.lookup("infohash", V1_HEX) and members.lookup("infohash", V2_HEX)
+
+
+def test_a_bad_hybrid_magnet_is_one_problem(tmp_path: Path, members: MembershipStore) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(f"value,type\nmagnet:?dn=nothing,infohash\n{HYBRID},infohash\n")
+    report = import_file(path, members, Spooled())
+    assert report.problems == [
+        f"{path}:2: magnet link names no infohash: 'magnet:?dn=nothing'"]
+    assert report.imported == 2
+
+
+def test_xmr_needs_its_checksum() -> None:
+    with pytest.raises(BadValue, match=r"monero address checksum does not match: '4AAAA"):
+        HASH_TYPES.normalize("xmr", "4" + "A" * 94)
 
 
 def test_registry_refuses_a_duplicate_name() -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from config import Settings
 from config.sections.matching import MatchingSettings
-from heroes.stages import drain_stages
-from index.documents import Alert, FlaggedHash, Observation, Page, Torrent
+from documents import Alert, FlaggedHash, Observation, Page, Torrent
 from index.hashsets import membership
 from index.hashsets.membership import Entry, MembershipStore, membership_path
 from index.matching import MatchingStage
@@ -151,7 +150,7 @@ async def test_drain_marks_documents_in_the_index(tmp_path: Path) -> None:
     members.upsert([Entry("lab", "md5", MD5, "", "", NOW)])
     store = MemoryStore(settings)
     store.append([page(media=[{"url": "http://marketabc.onion/a.png", "md5": MD5}])])
-    async with store.writer(drain_stages(settings, store)) as drainer:
+    async with store.writer(with_stages=True) as drainer:
         await drainer.drain_all()
     [source] = store.memory.docs["page"].values()
     assert source["flagged"] and source["matches"][0]["list"] == "lab"
@@ -160,13 +159,13 @@ async def test_drain_marks_documents_in_the_index(tmp_path: Path) -> None:
 
 
 def test_multi_index_pdq_search_equals_a_full_scan() -> None:
-    from index.matching_pdq import MIH_MIN, PdqIndex
+    from index.matching_faiss import FAISS_MIN, FaissPdqIndex, pdq_index
+    from index.matching_pdq import PdqIndex
 
     rng = np.random.default_rng(5)
-    words = rng.integers(0, 2**64, size=(MIH_MIN, 4), dtype=np.uint64)
-    fast, full = PdqIndex(words, 31), PdqIndex(words, 31)
-    full.mih = False
-    assert fast.mih
+    words = rng.integers(0, 2**64, size=(FAISS_MIN, 4), dtype=np.uint64)
+    fast, full = pdq_index(words, 31), PdqIndex(words, 31)
+    assert isinstance(fast, FaissPdqIndex)
     for n in range(60):
         bits = np.unpackbits(words[n * 7].astype(">u8").view(np.uint8))
         bits[rng.choice(256, int(n % 40), replace=False)] ^= 1

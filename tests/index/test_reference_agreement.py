@@ -1,8 +1,9 @@
 """Property: tantivy and the reference evaluator give the same answers to random searches.
 
 Random documents (small vocabularies, so that queries hit) and random queries of every
-operator: equal totals, equal hit sets, equal aggregation buckets, and the exact same order
-when paging a field sort with search_after.
+operator, prefixes (trailing wildcards) on keyword and text fields included: equal totals,
+equal hit sets, equal aggregation buckets, and the exact same order when paging a field
+sort with search_after.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from config.sections.index import IndexSettings
+from documents import Document, parse_document
 from index.backends.tantivy import TantivyBackend
-from index.documents import Document, parse_document
-from index.query.model import (
+from query.model import (
     Bool,
     DateHistogram,
     Exists,
     Match,
     MatchAll,
     MatchPhrase,
+    Prefix,
     Query,
     Range,
     Search,
@@ -35,7 +37,7 @@ from index.query.model import (
     Terms,
     TermsAgg,
 )
-from index.query.reference import evaluate
+from query.reference import evaluate
 from tests.index.backend_contract import buckets
 
 WORDS = ["tea", "green", "market", "Coffee", "news", "ÜBER", "a1", "x" * 41]
@@ -107,7 +109,13 @@ PAGE_LEAVES = st.one_of(
               lte=st.sampled_from([None, 5, 1199.5])),
     st.builds(Range, st.just("status"), gt=st.sampled_from([None, 200]),
               lt=st.sampled_from([None, 500])),
-    st.builds(Exists, st.sampled_from(["size", "entities.btc", "media.flagged", "lang"])),
+    st.builds(Exists, st.sampled_from(["size", "entities.btc", "media.flagged", "lang", "title"])),
+    st.builds(Prefix, st.sampled_from(["title", "text"]),
+              st.sampled_from(["t", "te", "tea", "gr", "Ü", "üb", "a", "A1", "xxx", "co"])),
+    st.builds(Prefix, st.just("host"), st.sampled_from(["a", "b.", "c.onion", "a.onion/"])),
+    st.builds(Prefix, st.just("entities.btc"), st.sampled_from(["1", "1A", "1a"])),
+    st.builds(Prefix, st.just("lang"), st.sampled_from(["e", "d", "en"])),
+    st.builds(Prefix, st.just("url"), st.sampled_from(["http://", "http://b.onion/1"])),
 )
 OBSERVATION_LEAVES = st.one_of(
     st.builds(MatchAll),
@@ -121,6 +129,9 @@ OBSERVATION_LEAVES = st.one_of(
               lte=st.sampled_from([None, 2])),
     st.builds(Range, st.just("last_seen"), gte=bound),
     st.builds(Exists, st.sampled_from(["have_fraction", "sources", "client"])),
+    st.builds(Prefix, st.just("client"), st.sampled_from(["q", "T", "qB", "x"])),
+    st.builds(Prefix, st.just("sources"), st.sampled_from(["d", "p", "tracker"])),
+    st.builds(Prefix, st.just("infohash"), st.sampled_from(["1", "2", "11"])),
 )
 
 

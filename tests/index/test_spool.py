@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from index.documents import Page
-from index.query.model import Search, Term
+from documents import Page
 from index.spool import Spool
 from index.store import Store
+from query.model import Search, Term
 
 N_DOCS = 3000
 
@@ -138,3 +138,81 @@ def test_spool_json_is_plain(tmp_path: Path) -> None:
     spool.append([page(5)])
     body = spool.peek(1)[0].body
     assert json.loads(json.dumps(body)) == page(5).source()
+
+
+async def _until(condition: Callable[[], object], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def test_drain_writes_a_full_batch_before_the_age_and_a_partial_one_at_it(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(index={"batch_size": 10, "batch_age_s": 60})
+    store = Store(settings)
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        async with store.drain_role() as role:
+            task = asyncio.create_task(role.run(stop))
+            store.append([page(i) for i in range(3)])
+            store.append([page(i) for i in range(3, 13)])
+            # Thirteen waiting, none of them 60 s old: exactly one full batch goes.
+            await _until(lambda: role.drained == 10)
+            assert sum(store.spool.backlog().values()) == 3
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+        # On stop the batch in hand (the three young documents) is flushed.
+        assert store.spool.backlog() == {}
+        assert role.drained == 13
+        assert not store.writer_lock().held
+
+    asyncio.run(scenario())
+    aged = make_settings(index={"batch_size": 1000, "batch_age_s": 0.1},
+                         data_dir=str(Path(settings.data_dir).parent / "aged"))
+    store_aged = Store(aged)
+
+    async def partial() -> None:
+        stop = asyncio.Event()
+        async with store_aged.drain_role() as role:
+            task = asyncio.create_task(role.run(stop))
+            store_aged.append([page(1)])
+            # One document, far from a full batch: it goes once it waited batch_age_s.
+            await _until(lambda: store_aged.spool.backlog() == {})
+            assert role.drained == 1
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+        async with store_aged.reader() as backend:
+            assert await backend.count("page") == 1
+
+    asyncio.run(partial())
+    store.close()
+    store_aged.close()
+
+
+def test_drain_role_leaves_the_spool_to_the_lock_holder(
+    make_settings: Callable[..., Settings],
+) -> None:
+    store = Store(make_settings())
+    other = store.writer_lock()
+    assert other.try_acquire()
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        store.append([page(1)])
+        async with store.drain_role(lock_poll_s=0.05) as role:
+            task = asyncio.create_task(role.run(stop))
+            await asyncio.sleep(0)
+            stop.set()
+            await asyncio.wait_for(task, timeout=30)
+        assert role.drainer is None
+        assert store.spool.backlog() == {"page": 1}
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        other.release()
+        store.close()

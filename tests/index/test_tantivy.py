@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from config.sections.index import IndexSettings
+from documents import KINDS, parse_document
+from errors import WriterLocked
 from index.backends.base import Backend
 from index.backends.tantivy import TantivyBackend
 from index.backends.tantivy_schema import build_schema
-from index.documents import KINDS, parse_document
-from index.errors import WriterLocked
-from index.query.model import Search, SortField
+from query.model import Search, SortField
 from tests.index.backend_contract import BackendContract
 from tests.index.examples import example_documents
 
@@ -141,7 +141,7 @@ async def test_reopened_index_keeps_documents(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_writes_from_a_reader_are_refused(tmp_path: Path) -> None:
-    from index.errors import BackendUnavailable
+    from errors import BackendUnavailable
 
     reader = TantivyBackend(tmp_path, SETTINGS)
     await reader.open(writer=False)
@@ -154,7 +154,7 @@ async def test_writes_from_a_reader_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_damaged_index_is_reported_not_raised_raw(tmp_path: Path) -> None:
-    from index.errors import BackendUnavailable
+    from errors import BackendUnavailable
 
     (tmp_path / "page").mkdir()
     (tmp_path / "page" / "meta.json").write_text("{not json")
@@ -172,8 +172,8 @@ async def test_a_damaged_index_is_reported_not_raised_raw(tmp_path: Path) -> Non
 async def test_aggregations_beyond_tantivys_bucket_limit_are_counted_exactly(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from index.backends import tantivy_aggs as module
-    from index.query.dsl import from_dsl
-    from index.query.reference import evaluate
+    from query.dsl import from_dsl
+    from query.reference import evaluate
     from tests.index.backend_contract import buckets
     from tests.index.examples import sources_of
 

@@ -16,12 +16,17 @@ from typing import Any
 import pytest
 
 from config import Settings, load_settings
+from heroes.lab import dht as lab_dht
 from heroes.lab import swarm
+from heroes.lab.world import swarm_infohashes
 from index.store import Store
 from monitors.probe import Probe
 from monitors.targets import Target, parse_target
 
 LAB_IPS = {p.ip for p in swarm.PEERS}
+# Every lab DHT node shares 127.0.0.0/8: the real-network defences would keep just one.
+LAB_DHT = {"dht_restrict_routing_ips": False, "dht_restrict_search_ips": False,
+           "dht_prefer_verified_node_ids": False, "dht_ignore_dark_internet": False}
 
 
 @pytest.fixture(scope="package")
@@ -37,9 +42,30 @@ def lab_swarm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         swarm.down(run_dir)
 
 
+@pytest.fixture(scope="package")
+def lab_dht_world(tmp_path_factory: pytest.TempPathFactory,
+                  lab_swarm: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The lab DHT merged with the lab swarm's, as the lab world runs them.
+
+    Up from its first use until the swarm goes down: the swarm's nodes learn its nodes, and
+    stopping it early would leave the swarm's routing tables full of dead nodes that every
+    later DHT-only lookup must time out on.
+    """
+    lab_dir = tmp_path_factory.mktemp("labdht")
+    try:
+        info = lab_dht.up(lab_dir, nodes=100, hashes=3000, net=62,
+                          join=lab_swarm["dht_bootstrap"], expect=swarm_infohashes(lab_swarm))
+    except Exception as exc:
+        pytest.fail(f"lab DHT did not start: {exc}")
+    try:
+        yield {**info, "swarm": lab_swarm}
+    finally:
+        lab_dht.down(lab_dir)
+
+
 def probe_settings(data_dir: Path, info: dict[str, Any], **probe: Any) -> Settings:
     cfg = {"dht_bootstrap_nodes": [info["dht_bootstrap"]], "peer_poll_s": 0.2,
-           "index_refresh_s": 1.0, "dht_interval_s": 2.0, **probe}
+           "index_refresh_s": 1.0, "dht_revisit_s": 2.0, **LAB_DHT, **probe}
     return load_settings(None, overrides={"data_dir": str(data_dir), "probe": cfg})
 
 

@@ -9,9 +9,9 @@ from typing import Any
 import libtorrent as lt
 import pytest
 
+from documents import Observation, Torrent
+from evidence.check import verify_file
 from heroes.lab import swarm
-from index.chainlog import verify_file
-from index.documents import Observation, Torrent
 from index.spool import Spool
 from monitors.evidence import log_path
 from monitors.lt_settings import base_settings
@@ -157,3 +157,43 @@ async def test_metadata_and_observations_reach_spool_and_evidence(lab_swarm: dic
     chain = log_path(tmp_path, "probe-1")
     assert verify_file(chain) is None
     assert sum(1 for _ in chain.open()) == len(docs)
+
+
+async def test_connection_budget_caps_every_handle_and_follows_the_targets(
+        lab_swarm: dict[str, Any], tmp_path: Path) -> None:
+    from monitors.budget import per_torrent_cap
+    from monitors.targets import parse_target
+
+    ip = "127.0.0.54"
+    settings = probe_settings(tmp_path, lab_swarm, listen_ip=ip, announce=True, dht=False,
+                              pex=False, metadata=False, max_connections=12)
+    # Three swarms nobody shares besides the two lab ones: five targets, 12 // 5 = 2 each.
+    extra = [parse_target(f"{n:040x}") for n in range(1, 4)]
+    keys = [t["v1"] for t in lab_swarm["torrents"]]
+    seen: dict[str, Any] = {}
+
+    def handshaken(probe: Probe, key: str) -> bool:
+        return any(k == key and peer_ip in LAB_IPS and r.level >= 1
+                   for (k, peer_ip, _), r in probe.recorder.peers.items())
+
+    def caps(probe: Probe) -> set[int]:
+        return {h.max_connections() for h in probe.watcher.handles.values()}
+
+    async def during(probe: Probe) -> None:
+        if "five" not in seen and len(probe.watcher.handles) == 5 and caps(probe) == {2} \
+                and all(handshaken(probe, k) for k in keys):
+            seen["five"] = {k: h.max_connections() for k, h in probe.watcher.handles.items()}
+            seen["peers_at_two"] = {k: len(h.get_peer_info())
+                                    for k, h in probe.watcher.handles.items()}
+            for t in extra:
+                probe.watcher.remove(t.key)
+
+    probe = await run_probe(settings, targets=[*lab_targets(lab_swarm), *extra], during=during,
+                            timeout=60,
+                            done=lambda p: "five" in seen and len(p.watcher.handles) == 2
+                            and caps(p) == {per_torrent_cap(12, 2)})
+    assert set(seen["five"].values()) == {per_torrent_cap(12, 5)} == {2}
+    # Five lab peers, but no swarm held more than its share.
+    assert max(seen["peers_at_two"].values()) <= 2
+    assert probe.watcher.connection_cap == 6
+    check_no_payload(probe, lab_swarm, ip)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from evidence.check import verify_file
 from heroes.lab import swarm
-from index.chainlog import verify_file
 from index.spool import Spool
 from monitors.evidence import log_path
 
@@ -56,7 +56,9 @@ def test_probe_resumes_after_sigkill(lab_swarm: dict[str, Any], tmp_path: Path) 
     config.write_text(
         "[probe]\nlisten_ip = \"127.0.0.54\"\nannounce = false\npex = false\n"
         f"dht_bootstrap_nodes = [\"{lab_swarm['dht_bootstrap']}\"]\n"
-        "dht_interval_s = 2.0\npeer_poll_s = 0.2\n")
+        "dht_revisit_s = 2.0\npeer_poll_s = 0.2\n"
+        "dht_restrict_routing_ips = false\ndht_restrict_search_ips = false\n"
+        "dht_prefer_verified_node_ids = false\ndht_ignore_dark_internet = false\n")
     data = tmp_path / "data"
     v1 = lab_swarm["torrents"][0]["v1"]
     proc = start_probe(config, data, "--hash", lab_swarm["torrents"][0]["magnet"])

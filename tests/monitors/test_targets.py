@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from index.documents import FlaggedHash, Torrent, utcnow
+from documents import FlaggedHash, Torrent, utcnow
 from index.store import Store
 from monitors.errors import TargetError
 from monitors.probe import Probe

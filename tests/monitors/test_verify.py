@@ -11,10 +11,11 @@ import libtorrent as lt
 import pytest
 from click.testing import CliRunner
 
+from documents import Observation
+from evidence.check import verify_file
+from evidence.sealedlog import SealedLog
 from heroes.cli import main
 from heroes.lab import swarm
-from index.chainlog import ChainLog, verify_file
-from index.documents import Observation
 from monitors.evidence import log_path
 from tests.monitors.test_probe import spooled
 
@@ -50,7 +51,7 @@ def test_verify_downloads_from_the_named_peer_only(lab_swarm: dict[str, Any],
     assert doc.level == 3 and doc.ip == peer.ip and doc.port == swarm.PEER_PORT
     assert doc.verified_pieces == sorted(out["verified_pieces"])
     assert doc.ext_v == peer.user_agent and doc.chain_hash == out["chain_hash"]
-    (record,) = list(ChainLog(log_path(tmp_path, "probe-1")).records())
+    (record,) = list(SealedLog(log_path(tmp_path, "probe-1"), "probe/probe-1").records())
     assert record["data"]["level"] == 3
     assert record["data"]["detail"]["verified_pieces"] == out["verified_pieces"]
     assert verify_file(log_path(tmp_path, "probe-1")) is None

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from heroes.lab.http_sites import canary_hits
-from heroes.lab.tor_procs import log_tail
+from heroes.lab.processes import log_tail
 
 
 def _free_port() -> int:

@@ -1,0 +1,1 @@
+"""Parts that several benchmarks share (not a benchmark: ``make bench`` runs bench/*.py)."""

@@ -1,0 +1,1 @@
+"""Rendering JavaScript-only onion pages in headless Chromium through Tor."""

@@ -1,0 +1,1 @@
+"""The installation's small durable stores: the SQLite opener."""

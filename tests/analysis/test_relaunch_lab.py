@@ -1,0 +1,112 @@
+"""A watched lab site taken down and re-served under a new onion with the same favicon, PGP
+key and template: the relaunch alert names both onions with the evidence, and confirming it
+moves the watch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from alerting.db import AlertDB, alert_db_path
+from alerting.state import AlertState
+from analysis.state import AnalysisDB, analysis_db_path
+from config import Settings
+from documents import Service
+from heroes.lab.operators import operator_world, relaunch_pair
+from index.store import Store
+from query.model import Search, Term
+from tests.analysis.lab_index import T0, analyse, index, site_documents, world_documents
+
+
+async def test_a_relaunch_alerts_with_both_onions_and_confirming_moves_the_watch(
+        make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    old, new = relaunch_pair()
+    others = operator_world(kinds=("favicon",), decoys=2)
+    await index(settings, [*site_documents(old, T0), *world_documents(others, T0)])
+    db = AnalysisDB(analysis_db_path(settings.data_dir))
+    db.watch(old.host, 0)
+    db.close()
+    await analyse(settings)
+
+    # The old onion stops answering; a day later the new one serves the same site.
+    down = T0 + timedelta(days=1)
+    await index(settings, [
+        Service(host=old.host, first_seen=T0, last_seen=down, up=False, last_up=T0),
+        *site_documents(new, down + timedelta(hours=2)),
+    ])
+    counters = await analyse(settings)
+    assert counters.relaunches == 1
+
+    db = AnalysisDB(analysis_db_path(settings.data_dir))
+    try:
+        (relaunch,) = db.relaunches()
+        assert (relaunch.old, relaunch.new, relaunch.status) == (old.host, new.host, "candidate")
+        assert {e["type"] for e in relaunch.evidence} >= {"favicon", "pgp", "text_near"}
+        for e in relaunch.evidence:
+            assert e["old_record"] and e["new_record"]
+
+        alerts = AlertState(AlertDB(alert_db_path(settings.data_dir)))
+        (alert,) = alerts.list()
+        alerts.db.close()
+        assert alert.rule_type == "relaunch"
+        assert old.host in alert.summary and new.host in alert.summary
+        facts = dict(alert.facts)
+        assert facts["Old onion"] == old.host and facts["New onion"] == new.host
+        assert "Shared favicon" in facts and "Shared pgp" in facts
+
+        assert db.decide_relaunch(old.host, new.host, "confirmed", "analyst", 1)
+        assert [w[0] for w in db.watches()] == [new.host]
+        assert db.watches()[0][2] == old.host
+        assert db.followed(old.host) == new.host
+    finally:
+        db.close()
+
+    # The alert document reached the index; a second pass raises nothing again.
+    store = Store(settings)
+    try:
+        found = await store.search(Search(kind="alert", query=Term("rule_type", "relaunch")))
+    finally:
+        store.close()
+    assert found["hits"]["total"]["value"] == 1
+    again = await analyse(settings)
+    assert again.relaunches == 0
+
+
+async def test_a_newer_onion_sharing_too_few_values_is_no_relaunch(
+        make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(analysis={"relaunch_min_links": 5})
+    old, new = relaunch_pair()
+    await index(settings, site_documents(old, T0))
+    db = AnalysisDB(analysis_db_path(settings.data_dir))
+    db.watch(old.host, 0)
+    db.close()
+    down = T0 + timedelta(days=1)
+    await index(settings, [
+        Service(host=old.host, first_seen=T0, last_seen=down, up=False, last_up=T0),
+        *site_documents(new, down + timedelta(hours=2)),
+    ])
+    assert (await analyse(settings)).relaunches == 0
+
+
+async def test_above_the_auto_confidence_the_watch_follows_without_an_analyst(
+        make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(analysis={"relaunch_auto_confidence": 0.5})
+    old, new = relaunch_pair()
+    await index(settings, site_documents(old, T0))
+    db = AnalysisDB(analysis_db_path(settings.data_dir))
+    db.watch(old.host, 0)
+    db.close()
+    down = T0 + timedelta(days=1)
+    await index(settings, [
+        Service(host=old.host, first_seen=T0, last_seen=down, up=False, last_up=T0),
+        *site_documents(new, down + timedelta(hours=2)),
+    ])
+    await analyse(settings)
+    db = AnalysisDB(analysis_db_path(settings.data_dir))
+    try:
+        (relaunch,) = db.relaunches()
+        assert relaunch.status == "confirmed" and relaunch.decided_by == "(automatic)"
+        assert [w[0] for w in db.watches()] == [new.host]
+    finally:
+        db.close()

@@ -1,0 +1,75 @@
+"""Hash-list upload in the console: bad entries are named like on the command line and make
+the answer a 400, good ones are imported all the same; never a 500."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from tests.console.conftest import Client
+
+BIG_INT = "1" + "0" * 4999
+MD5_GOOD = "0123456789abcdef0123456789abcdef"
+
+
+def upload(client: Client, filename: str, content: bytes) -> tuple[int, dict[str, Any]]:
+    boundary = "----heroes-upload-boundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{filename}"\r\nContent-Type: application/json\r\n\r\n'.encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    req = urllib.request.Request(
+        client.base + "/api/hashes/import",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "X-CSRF-Token": client.csrf,
+        },
+    )
+    try:
+        with client.opener.open(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def vics(*entries: str) -> bytes:
+    return ('{"value": [\n' + ",\n".join(entries) + "\n]}\n").encode()
+
+
+def test_vics_upload_with_bad_entries_names_them_and_keeps_the_good(admin: Client) -> None:
+    content = vics(
+        f'{{"MediaID": {BIG_INT}, "MD5": "{"a" * 32}"}}',
+        '{"MediaID": 2, "X": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"MediaID": 3, "MD5": "\\ud800"}',
+        f'{{"MediaID": 4, "MD5": "{MD5_GOOD}"}}',
+    )
+    status, report = upload(admin, "bad-entries.json", content)
+    assert status == 400, report
+    assert report["imported"] == 1 and report["problem_count"] == 3
+    assert report["error"]["message"].startswith("3 entries could not be imported (1 imported")
+    assert report["problems"] == [
+        "bad-entries.json:2: an integer of 5,000 digits (at most 20)",
+        "bad-entries.json:3: the entry is nested more than 64 levels deep",
+        "bad-entries.json:4: a lone surrogate '\\ud800' in a string (half of a UTF-16 pair, "
+        "not a character)",
+    ]
+
+
+def test_upload_with_nothing_good_is_400_with_the_messages(admin: Client) -> None:
+    status, answer = upload(
+        admin, "nothing-good.json", vics(f'{{"MediaID": {BIG_INT}, "MD5": "{"b" * 32}"}}')
+    )
+    assert status == 400, answer
+    assert answer["error"]["param"] == "file"
+    assert answer["error"]["message"] == (
+        "no value could be imported:\nnothing-good.json:2: an integer of 5,000 digits (at most 20)"
+    )
+    status, answer = upload(admin, "utf16.json", '{"value": []}'.encode("utf-16"))
+    assert status == 400, answer
+    assert answer["error"]["message"].startswith("utf16.json:1: the file is UTF-16")

@@ -1,0 +1,123 @@
+"""What crawler processes under test have written so far, read while they run: spooled pages,
+page captures, and a wait on a condition that fails with the log of any process that ended;
+the NEWNYMs a lab Tor client received while they ran; and the reaping of those processes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stem
+from stem.control import Controller, EventType
+from stem.response.events import Event
+
+from crawler.warc.capture import capture_log_path
+
+NEWNYM_SEEN_TIMEOUT_S = 30.0
+
+
+def spooled_urls(data_dir: Path) -> list[str]:
+    """The URL of every page in the spool, once per spooled copy."""
+    spool = data_dir / "spool.sqlite"
+    if not spool.exists():
+        return []
+    try:
+        with sqlite3.connect(spool, timeout=5) as db:
+            rows = db.execute("SELECT body FROM spool WHERE kind = 'page'").fetchall()
+    except sqlite3.Error:
+        return []
+    return [json.loads(body)["url"] for (body,) in rows]
+
+
+def captures(data_dir: Path) -> list[dict[str, Any]]:
+    """The page captures so far, one per fetch (lines still being written are skipped)."""
+    path = capture_log_path(data_dir)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            data = json.loads(line).get("data", {})
+        except json.JSONDecodeError:
+            continue
+        if isinstance(data, dict) and data.get("type") == "page_capture":
+            out.append(data)
+    return out
+
+
+def wait_for(what: str, done: Callable[[], bool],
+             procs: subprocess.Popen[str] | Sequence[subprocess.Popen[str]],
+             timeout_s: float, logs: Path | Sequence[Path]) -> None:
+    """Poll ``done`` until it holds; fail if it does not within ``timeout_s`` or if one of
+    ``procs`` ends first, with the tail of that process's log (``logs`` pairs with
+    ``procs``)."""
+    procs = [procs] if isinstance(procs, subprocess.Popen) else list(procs)
+    logs = [logs] if isinstance(logs, Path) else list(logs)
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        for proc, log in zip(procs, logs, strict=True):
+            if proc.poll() is not None and not done():
+                pytest.fail(f"{log.stem} ended while waiting for {what}:\n{tail(log)}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {timeout_s:.0f} s:\n{tail(logs[0])}")
+        time.sleep(0.1)
+
+
+def tail(log: Path, chars: int = 4000) -> str:
+    return log.read_text(errors="replace")[-chars:] if log.exists() else ""
+
+
+def reap(procs: subprocess.Popen[str] | Sequence[subprocess.Popen[str]]) -> None:
+    """Kill whichever of ``procs`` still runs, wait for it, and close its stdout pipe."""
+    for proc in [procs] if isinstance(procs, subprocess.Popen) else procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+@contextmanager
+def newnym_watch(control_port: int) -> Iterator[list[str]]:
+    """The NEWNYMs the lab Tor client at ``control_port`` receives while the block runs.
+
+    Yields a list that fills with one ``SIGNAL NEWNYM`` per NEWNYM the client acts on, and a
+    ``NOTICE`` for each it delays (asked for within 10 s of the last one): an empty list at
+    the end means none was asked for. One NEWNYM is sent and seen first, so the listener is
+    known to work and none from setting the lab up is still pending; the list starts empty.
+    """
+    events: list[str] = []
+    seen = threading.Event()
+
+    def on_event(event: Event) -> None:
+        if event.type == "SIGNAL":
+            events.append(f"SIGNAL {event.signal}")  # type: ignore[attr-defined]
+            if event.signal == "NEWNYM":  # type: ignore[attr-defined]
+                seen.set()
+        elif "NEWNYM" in str(event.message):  # type: ignore[attr-defined]
+            # "Rate limiting NEWNYM request: delaying by N second(s)": one was asked for.
+            events.append(f"NOTICE {event.message}")  # type: ignore[attr-defined]
+
+    try:
+        controller = Controller.from_port(port=control_port)
+        controller.authenticate()
+    except stem.SocketError as exc:
+        pytest.fail(f"lab client control port: {exc}")
+    try:
+        controller.add_event_listener(on_event, EventType.SIGNAL, EventType.NOTICE)
+        controller.signal(stem.Signal.NEWNYM)
+        if not seen.wait(NEWNYM_SEEN_TIMEOUT_S):
+            pytest.fail(f"no SIGNAL NEWNYM event seen within {NEWNYM_SEEN_TIMEOUT_S:.0f} s: "
+                        f"{events}")
+        del events[:]
+        yield events
+    finally:
+        controller.close()

@@ -1,0 +1,77 @@
+"""The FAISS PDQ index finds exactly what the full scan finds (property test), in batches."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from index.matching_faiss import FAISS_MIN, FaissPdqIndex, pdq_index, words_to_codes
+from index.matching_pdq import PdqIndex
+
+
+def flip(word_row: np.ndarray, bits: list[int]) -> np.ndarray:
+    """A (4,) uint64 hash with the given bit positions flipped."""
+    unpacked = np.unpackbits(word_row.astype(">u8").view(np.uint8))
+    unpacked[bits] ^= 1
+    return np.packbits(unpacked).view(">u8").astype(np.uint64)
+
+
+def as_pairs(found: tuple[np.ndarray, np.ndarray]) -> list[tuple[int, int]]:
+    return sorted(zip(found[0].tolist(), found[1].tolist(), strict=True))
+
+
+@st.composite
+def lists_and_queries(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    n = draw(st.integers(1, 400))
+    words = rng.integers(0, 2**64 - 1, size=(n, 4), dtype=np.uint64, endpoint=True)
+    # Near-duplicates inside the list, so that one query can have several answers.
+    for i in range(draw(st.integers(0, min(n - 1, 40)))):
+        src = int(rng.integers(0, n))
+        words[i] = flip(words[src], rng.choice(256, int(rng.integers(0, 48)), replace=False))
+    max_distance = draw(st.sampled_from([0, 1, 15, 16, 31, 32, 47, 63]))
+    queries = []
+    for _ in range(draw(st.integers(1, 30))):
+        base = words[int(rng.integers(0, n))]
+        flips = int(rng.integers(0, max_distance + 10))
+        queries.append(flip(base, rng.choice(256, flips, replace=False)))
+    queries.append(rng.integers(0, 2**64 - 1, size=4, dtype=np.uint64, endpoint=True))
+    return words, np.stack(queries), max_distance
+
+
+@settings(max_examples=60, deadline=None)
+@given(lists_and_queries())
+def test_faiss_results_equal_the_full_scan(case: tuple[np.ndarray, np.ndarray, int]) -> None:
+    words, queries, max_distance = case
+    scan, fast = PdqIndex(words, max_distance), FaissPdqIndex(words, max_distance)
+    batch = fast.near_many(queries)
+    assert len(batch) == len(queries)
+    for query, got in zip(queries, batch, strict=True):
+        want = as_pairs(scan.near(query))
+        assert as_pairs(got) == want
+        assert as_pairs(fast.near(query)) == want
+        assert all(d <= max_distance for _, d in want)
+
+
+def test_hex_of_gives_back_the_stored_hash() -> None:
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**64 - 1, size=(50, 4), dtype=np.uint64, endpoint=True)
+    fast, scan = FaissPdqIndex(words, 31), PdqIndex(words, 31)
+    for i in (0, 17, 49):
+        assert fast.hex_of(i) == scan.hex_of(i) == words_to_codes(words[i:i + 1]).tobytes().hex()
+
+
+def test_small_lists_are_scanned_large_ones_use_faiss() -> None:
+    rng = np.random.default_rng(4)
+    words = rng.integers(0, 2**64 - 1, size=(FAISS_MIN, 4), dtype=np.uint64, endpoint=True)
+    assert isinstance(pdq_index(words[:-1], 31), PdqIndex)
+    large = pdq_index(words, 31)
+    assert isinstance(large, FaissPdqIndex)
+    query = flip(words[123], list(range(0, 62, 2)))  # distance 31: found
+    far = flip(words[123], list(range(0, 64, 2)))  # distance 32: not found
+    assert 123 in large.near(query)[0].tolist()
+    assert 123 not in large.near(far)[0].tolist()
+    empty = pdq_index(np.zeros((0, 4), dtype=np.uint64), 31)
+    assert empty.n == 0 and as_pairs(empty.near(query)) == []
