@@ -48,6 +48,7 @@ from heroes.lab.elasticsearch_node import ClusterHandle, start_cluster
 from index.backends.elasticsearch import ElasticsearchBackend
 from index.drain import Drainer
 from index.spool import Spool
+from telemetry.native_memory import peak_resident_kb
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
@@ -232,7 +233,7 @@ def run(args: argparse.Namespace, workdir: Path, hosts: list[str],
     print(f"\n{'drained merged kinds':<24}{'1 read/s':>12}{'2 reads/s':>14}{'1/2':>11}")
     for name, once, twice in asyncio.run(read_cost(hosts, n, replicas, workdir)):
         print(f"{name:<24}{once:>12.0f}{twice:>14.0f}{once / twice:>10.2f}x")
-    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    me = peak_resident_kb() / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"\nRSS peak: this process {me:.0f} MiB, largest drainer process {children:.0f} MiB",
           end="")

@@ -30,13 +30,11 @@ import argparse
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import av
 import numpy as np
@@ -47,6 +45,7 @@ from crawler.extract.video import VideoLimits, vpdq_of_video
 from heroes.lab.videos import VIDEO_VARIANTS, encode, lab_videos, moving_shapes
 from identifiers.vpdq import VpdqFrame
 from index.matching_vpdq import VpdqIndex
+from telemetry.native_memory import peak_resident_kb
 
 MAX_DISTANCE, MIN_QUALITY, MATCH_FRACTION = 31, 50, 0.8
 # Entries made from the lab's original video (bits flipped per frame), among the random ones.
@@ -86,15 +85,8 @@ MODES: dict[str, tuple[str, Callable[[bytes], list[dict]]]] = {
 
 
 def peak_rss_mb() -> float:
-    """This process's resident high-water mark (VmHWM: reset at exec, unlike ru_maxrss,
-    which a child inherits from the parent that forked it)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's resident high-water mark in MiB (VmHWM: its own, not its parent's)."""
+    return peak_resident_kb() / 1024
 
 
 def child(mode: str, rounds: int) -> None:

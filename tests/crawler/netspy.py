@@ -2,7 +2,7 @@
 
 ``python -m tests.crawler.netspy LOG heroes-args...``: every ``getaddrinfo`` /
 ``gethostbyname`` call and every ``connect`` target is appended to LOG as one JSON line,
-then the CLI runs as usual, and at exit its own peak resident memory (``maxrss_kb``: this
+then the CLI runs as usual, and at exit its own peak resident memory (``maxrss_kb``, VmHWM: this
 process alone, not the children of whoever started it). The crawler must never resolve a
 name locally (Tor resolves onion names) and must connect only to loopback.
 """
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import atexit
 import json
-import resource
 import socket
 import sys
 import threading
 from typing import Any
+
+from telemetry.native_memory import peak_resident_kb
 
 _lock = threading.Lock()
 
@@ -51,8 +52,8 @@ def install(log_path: str) -> None:
         record("connect", address)
         return real_connect_ex(self, address)
 
-    atexit.register(
-        lambda: record("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    # VmHWM, not ru_maxrss: that one survives exec and would report the test session's size.
+    atexit.register(lambda: record("maxrss_kb", peak_resident_kb()))
     socket.getaddrinfo = getaddrinfo
     socket.gethostbyname = gethostbyname
     socket.gethostbyname_ex = gethostbyname_ex

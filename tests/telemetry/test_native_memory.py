@@ -1,5 +1,6 @@
 """The malloc arena cap: set on glibc unless the operator set MALLOC_ARENA_MAX, and what it is
-for: index writers committing small batches from their threads do not grow the process."""
+for: index writers committing small batches from their threads do not grow the process. And
+the resident peak a process reports is its own, not that of the process that started it."""
 
 from __future__ import annotations
 
@@ -50,3 +51,25 @@ def test_capped_arenas_keep_committing_writers_small() -> None:
     # Measured: ~75 MB capped, ~270 MB with glibc's default arenas on two cores.
     assert capped < 150, (capped, default)
     assert capped < default, (capped, default)
+
+
+# A parent of 300 MB starts a child that reports both peaks.
+BIG_PARENT = textwrap.dedent("""
+    import subprocess, sys
+    big = bytearray(300 * 2**20)
+    for i in range(0, len(big), 4096):
+        big[i] = 1
+    child = ("import resource; from telemetry.native_memory import peak_resident_kb; "
+             "print(peak_resident_kb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    sys.stdout.write(subprocess.run([sys.executable, "-c", child], capture_output=True,
+                                    text=True, check=True).stdout)
+""")
+
+
+def test_the_peak_is_the_processs_own_not_its_parents() -> None:
+    done = subprocess.run([sys.executable, "-c", BIG_PARENT], capture_output=True, text=True,
+                          timeout=120, check=True,
+                          env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)})
+    own, inherited = (int(v) for v in done.stdout.split())
+    assert own < 100 * 1024, own
+    assert inherited > 300 * 1024  # ru_maxrss: why it is not used
