@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from storage.sqlite import open_database
+from storage.sqlite import open_database, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -95,14 +95,8 @@ class AlertDB:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         # Worker threads share the connection; their transactions must not nest.
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        with self._lock, transaction(self.conn) as conn:
+            yield conn
 
     def close(self) -> None:
         self.conn.close()

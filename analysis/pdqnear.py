@@ -11,20 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from index.matching_pdq import PdqIndex
+from index.matching_pdq import PdqIndex, pdq_word
 
 CHUNK = 4096
-
-
-def pdq_words(hex_value: str) -> np.ndarray | None:
-    """The (4,) uint64 words of a PDQ hash (64 hex digits), or None for anything else."""
-    try:
-        raw = bytes.fromhex(hex_value)
-    except ValueError:
-        return None
-    if len(raw) != 32:
-        return None
-    return np.frombuffer(raw, dtype=">u8").astype(np.uint64)
 
 
 class PdqNear:
@@ -39,13 +28,13 @@ class PdqNear:
         return len(self._held)
 
     def restore(self, record: str, hex_value: str) -> None:
-        words = pdq_words(hex_value)
+        words = pdq_word(hex_value)
         if words is not None and (record, hex_value) not in self._held:
             self._hold(record, hex_value, words)
 
     def add(self, record: str, hex_value: str) -> list[tuple[str, int]]:
         """(record, distance) of the other records with an image this near, then hold it."""
-        words = pdq_words(hex_value)
+        words = pdq_word(hex_value)
         if words is None or (record, hex_value) in self._held:
             return []
         found: dict[str, int] = {}

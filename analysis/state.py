@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.values import TIMELINE_TYPES, Sighting
-from storage.sqlite import open_database
+from storage.sqlite import open_database, transaction
 
 VERSION = 1
 SCHEMA = """
@@ -109,13 +109,8 @@ class AnalysisDB:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        with transaction(self.conn) as conn:
+            yield conn
 
     # -- reading position --------------------------------------------------------------
     def cursor(self, kind: str) -> int | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from config import Settings
 from crawler.frontier import FrontierUnavailable
-from storage.sqlite import open_database
+from storage.sqlite import open_database, transaction
 
 DB_NAME = "crawl-validators.sqlite"
 
@@ -82,8 +82,7 @@ class SqliteValidatorStore(ValidatorStore):
         if not values:
             return
         try:
-            with self._db:
-                self._db.execute("BEGIN IMMEDIATE")
+            with transaction(self._db):
                 self._db.executemany("INSERT OR REPLACE INTO validators VALUES (?, ?, ?, ?)",
                                      values)
         except sqlite3.Error as exc:

@@ -31,6 +31,7 @@ from index.hashsets.lists import ListInfo
 from index.hashsets.membership import Entry, MembershipStore, prefilter_key
 from index.matching_faiss import pdq_index
 from index.matching_fields import PDQ_TRANSFORMS, Probe
+from index.matching_pdq import pdq_words
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,7 @@ class FlaggedIndex:
             if p.type == "pdq" and (p.quality is None or p.quality >= floor)
         ] if self.pdq.n else []
         if near:
-            raw = b"".join(bytes.fromhex(probes[i].value) for i in near)
-            queries = np.frombuffer(raw, dtype=">u8").reshape(-1, 4).astype(np.uint64)
+            queries = pdq_words(probes[i].value for i in near)
             for i, nearby in zip(near, self.pdq.near_many(queries), strict=True):
                 for hex_value, distance in self._nearest_first(*nearby):
                     found.append((i, hex_value, distance, self.store.lookup("pdq", hex_value)))
@@ -170,7 +170,7 @@ class FlaggedIndex:
 
     def pdq_near(self, hex_value: str) -> list[tuple[str, int]]:
         """Flagged PDQ hashes within reach of one hash (the farthest list's), nearest first."""
-        query = np.frombuffer(bytes.fromhex(hex_value), dtype=">u8").astype(np.uint64)
+        query = pdq_words((hex_value,))[0]
         return self._nearest_first(*self.pdq.near(query))
 
     def _nearest_first(self, indices: np.ndarray, distances: np.ndarray) -> list[tuple[str, int]]:

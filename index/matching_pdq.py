@@ -7,7 +7,29 @@ against, and what small lists use. Reads no settings.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+
+
+def pdq_words(hexes: Iterable[str]) -> np.ndarray:
+    """The (N, 4) uint64 rows of PDQ hashes of 64 hex digits each, in :class:`PdqIndex`'s
+    word order (the inverse of :meth:`PdqIndex.hex_of`). Raises ValueError for values that
+    are not whole hashes."""
+    raw = bytes.fromhex("".join(hexes))
+    if len(raw) % 32:
+        raise ValueError(f"PDQ hashes are 64 hex digits each; got {len(raw) * 2} digits in all")
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 4)
+
+
+def pdq_word(hex_value: str) -> np.ndarray | None:
+    """The (4,) uint64 words of one PDQ hash, or None if it is not 64 hex digits."""
+    if len(hex_value) != 64:
+        return None
+    try:
+        return pdq_words((hex_value,))[0]
+    except ValueError:
+        return None
 
 
 class PdqIndex:

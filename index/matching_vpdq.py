@@ -49,6 +49,7 @@ from index.hashsets.membership import Entry, MembershipStore
 from index.matching_faiss import pdq_index
 from index.matching_fields import Probe
 from index.matching_index import MatchOutcome, ProbeMatch, Suppressed
+from index.matching_pdq import pdq_words
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +64,6 @@ class VpdqHit:
     query_fraction: float  # share of the query's distinct comparable frames near the entry
     entry_fraction: float  # share of the entry's distinct comparable frames near the query
     time_ranges: list[tuple[float, float]]  # runs of matched query frames, seconds
-
-
-def _words(hexes: Sequence[str]) -> np.ndarray:
-    if not hexes:
-        return np.zeros((0, 4), dtype=np.uint64)
-    raw = bytes.fromhex("".join(hexes))
-    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 4)
 
 
 class VpdqIndex:
@@ -112,7 +106,7 @@ class VpdqIndex:
         self._counts = np.bincount(hashes, minlength=len(hash_ids)).astype(np.int64)
         self._starts = np.cumsum(self._counts) - self._counts
         self.frames = len(hash_ids)
-        self._pdq = pdq_index(_words(list(hash_ids)), max_distance)
+        self._pdq = pdq_index(pdq_words(hash_ids), max_distance)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -129,7 +123,7 @@ class VpdqIndex:
             count=len(timeline),
         )
         n_query = len(query_ids)
-        found = self._pdq.near_many(_words(list(query_ids)))
+        found = self._pdq.near_many(pdq_words(query_ids))
         lengths = np.fromiter((len(ix) for ix, _ in found), dtype=np.int64, count=n_query)
         if not lengths.sum():
             return []

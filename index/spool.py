@@ -15,10 +15,10 @@ Reads no settings.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from documents import Document
-from storage.sqlite import open_database
+from storage.sqlite import open_database, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -179,27 +179,9 @@ class Spool:
     def rejected_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
 
-    def _transaction(self) -> _Tx:
-        return _Tx(self._db, self._tx_lock)
-
-
-class _Tx:
-    # One connection is shared by the event loop thread (producers appending) and worker
-    # threads (the drainer's done/reject): the lock keeps their transactions from nesting.
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock):
-        self._db = db
-        self._lock = lock
-
-    def __enter__(self) -> None:
-        self._lock.acquire()
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._lock.release()
-            raise
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        try:
-            self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-        finally:
-            self._lock.release()
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # One connection is shared by the event loop thread (producers appending) and worker
+        # threads (the drainer's done/reject): the lock keeps their transactions from nesting.
+        with self._tx_lock, transaction(self._db):
+            yield

@@ -1,6 +1,6 @@
 """Open the small SQLite databases of an installation the one way they all need.
 
-Autocommit mode (callers open their own ``BEGIN IMMEDIATE`` transactions), WAL so that
+Autocommit mode (callers write in :func:`transaction` blocks), WAL so that
 readers in other processes never block the writer, a long busy timeout instead of
 "database is locked" errors, and a connection usable from the worker threads that
 ``asyncio.to_thread`` runs.
@@ -16,7 +16,8 @@ Reads no settings.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -84,6 +85,24 @@ def statements(script: str) -> list[str]:
     return found
 
 
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One IMMEDIATE transaction: committed when the block ends, rolled back if it raises.
+
+    IMMEDIATE takes the write lock at the start, so two writers (threads or processes) wait
+    for each other (busy timeout) instead of one failing at its first write. A connection
+    shared by threads needs a lock of its own around the block: transactions do not nest.
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 def _has_sql(text: str) -> bool:
     lines = (line.split("--", 1)[0] for line in text.splitlines())
     return bool("".join(lines).strip(" \t;"))
@@ -98,8 +117,7 @@ def _prepare(
     IMMEDIATE: of two processes opening a new or old file, one prepares it and the other
     then finds it done (a new file is never taken for an old one).
     """
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         found = schema_version(db)
         _refuse_newer(db, path, version)
         fresh = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
@@ -112,8 +130,3 @@ def _prepare(
         if found != version:
             # PRAGMA takes no parameters; the value is an int.
             db.execute(f"PRAGMA user_version = {int(version)}")
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from storage.sqlite import open_database
+from storage.sqlite import open_database, transaction
 from triage.errors import TriageError
 
 SCHEMA = """
@@ -66,8 +66,7 @@ class Assignments:
             raise TriageError("analyst", f"expected an analyst name, got {analyst!r:.80}")
         at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
         item = Assignment(peer, case_number, analyst, note.strip()[:500], by, at)
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
+        with transaction(self.db):
             self.db.execute("INSERT OR REPLACE INTO assignment VALUES (?, ?, ?, ?, ?, ?)",
                             (peer, item.case_number, item.analyst, item.note, by, at))
             self._history(item, by, at, released=False)
@@ -78,8 +77,7 @@ class Assignments:
         if current is None:
             return None
         at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-        with self.db:
-            self.db.execute("BEGIN IMMEDIATE")
+        with transaction(self.db):
             self.db.execute("DELETE FROM assignment WHERE peer = ?", (peer,))
             self._history(current, by, at, released=True)
         return current

@@ -35,7 +35,7 @@ from crawler.frontier.store import (
     Leased,
     Outcome,
 )
-from storage.sqlite import open_database
+from storage.sqlite import open_database, transaction
 
 QUEUED, LEASED, DONE, FAILED = 0, 1, 2, 3
 _COUNTER = {QUEUED: "queued", LEASED: "leased", DONE: "done", FAILED: "failed"}
@@ -108,15 +108,9 @@ class SqliteFrontierStore(FrontierStore):
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._db) as db:
                 yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise FrontierUnavailable(f"frontier database {str(self.path)!r}: {exc}") from exc
 

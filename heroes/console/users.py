@@ -24,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from config.sections.console import ConsoleSettings
-from storage.sqlite import open_database
+from storage.sqlite import open_database, transaction
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,7 @@ class UserStore:
     def _migrate(self) -> None:
         # Files written before names had keys: fill them in, then make them unique. In one
         # IMMEDIATE transaction, so that two processes opening an old file do it once.
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db):
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(users)")}
             if "name_key" not in columns:
                 self._db.execute("ALTER TABLE users ADD COLUMN name_key TEXT")
@@ -143,10 +142,6 @@ class UserStore:
                     "UPDATE users SET name_key = ? WHERE name = ?", (name_key(name), name)
                 )
             self._unique_keys()
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     def _unique_keys(self) -> None:
         try:

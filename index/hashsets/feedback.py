@@ -20,7 +20,7 @@ from typing import Any
 
 from documents import iso, utcnow
 from index.hashsets.errors import HashSetError
-from storage.sqlite import open_database
+from storage.sqlite import open_database, transaction
 
 CONFIRMED = "confirmed"
 FALSE_POSITIVE = "false_positive"
@@ -141,14 +141,9 @@ class DecisionStore:
         row = (hit.kind, hit.doc_id, hit.list, hit.type, hit.value,
                verdict, user, comment, decision.decided_at, negative_list)
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             db.execute(f"INSERT OR REPLACE INTO decisions ({_COLUMNS}) VALUES ({_marks(10)})", row)
             db.execute(f"INSERT INTO history ({_COLUMNS}) VALUES ({_marks(10)})", row)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return decision
 
     def decision_of(self, hit: Hit) -> Decision | None:

@@ -31,7 +31,8 @@ from errors import StoreTooNew
 from index.hashsets.errors import HashSetError
 from index.hashsets.lists import ListInfo, ListSettingError, parse_setting
 from index.hashsets.quarantine import QUARANTINE_SCHEMA, Quarantine
-from storage.sqlite import open_database
+from index.matching_pdq import pdq_words
+from storage.sqlite import open_database, transaction
 
 SCHEMA_VERSION = 1
 
@@ -130,13 +131,8 @@ class MembershipStore:
     @contextmanager
     def _write(self) -> Iterator[None]:
         """One IMMEDIATE transaction: committed when the block ends, rolled back if it raises."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db):
             yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _changed(self) -> None:
         """The entries or list settings changed: the matcher reloads (``generation``)."""
@@ -377,8 +373,7 @@ class MembershipStore:
         cur = self._db.execute("SELECT DISTINCT value FROM entries WHERE type = 'pdq'")
         chunks = []
         while rows := cur.fetchmany(100_000):
-            raw = bytes.fromhex("".join(row[0] for row in rows))
-            chunks.append(np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 4))
+            chunks.append(pdq_words(row[0] for row in rows))
         return np.concatenate(chunks) if chunks else np.zeros((0, 4), dtype=np.uint64)
 
 

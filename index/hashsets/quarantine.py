@@ -29,6 +29,7 @@ from typing import Any, Protocol
 from documents import KINDS, Document
 from documents.base import validate
 from errors import InvalidDocument
+from storage.sqlite import transaction
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,7 @@ class Quarantine:
             return held
         db = self._db
         held_counts: dict[tuple[str, str], int] = {}
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             seen: set[tuple[str, str, str]] = set()
             for hit in hits:
                 key = (hit.type, hit.value, hit.doc_key)
@@ -129,10 +129,6 @@ class Quarantine:
                         held_counts[(name, "held")] = held_counts.get((name, "held"), 0) + 1
             self._members.count(held_counts)
             db.execute("DELETE FROM flood_hits WHERE at < ?", (now - window_s,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return held
 
     def _outcome(
@@ -200,8 +196,7 @@ class Quarantine:
         The caller appends them to the spool: matched again, their hits are hits now.
         """
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             docs = self._take_held(type_name, value)
             db.execute(
                 "UPDATE quarantine SET state = 'released' WHERE type = ? AND value = ?",
@@ -209,10 +204,6 @@ class Quarantine:
             )
             # The released documents are matched again: their earlier outcome must not stick.
             db.execute("DELETE FROM flood_hits WHERE type = ? AND value = ?", (type_name, value))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return docs
 
     def remove(self, type_name: str, value: str) -> list[Any]:
@@ -221,15 +212,10 @@ class Quarantine:
         Returns the removed entries (their ``hash`` documents should leave the index).
         """
         db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             self._take_held(type_name, value)
             for table in ("quarantine", "flood_hits"):
                 db.execute(f"DELETE FROM {table} WHERE type = ? AND value = ?", (type_name, value))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return self._members.remove_value(type_name, value)
 
     def _take_held(self, type_name: str, value: str) -> list[Document]:

@@ -12,7 +12,7 @@ from alerting.state import AlertState
 from analysis.state import AnalysisDB, analysis_db_path
 from config import Settings
 from documents import Service
-from heroes.lab.operators import operator_world, relaunch_pair
+from heroes.lab.operators import OperatorSite, operator_world, relaunch_pair
 from index.store import Store
 from query.model import Search, Term
 from tests.analysis.lab_index import T0, analyse, index, site_documents, world_documents
@@ -73,10 +73,9 @@ async def test_a_relaunch_alerts_with_both_onions_and_confirming_moves_the_watch
     assert again.relaunches == 0
 
 
-async def test_a_newer_onion_sharing_too_few_values_is_no_relaunch(
-        make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(analysis={"relaunch_min_links": 5})
-    old, new = relaunch_pair()
+async def watched_then_relaunched(settings: Settings, old: OperatorSite,
+                                  new: OperatorSite) -> None:
+    """``old`` indexed and watched, down a day later, and ``new`` serving its site."""
     await index(settings, site_documents(old, T0))
     db = AnalysisDB(analysis_db_path(settings.data_dir))
     db.watch(old.host, 0)
@@ -86,6 +85,13 @@ async def test_a_newer_onion_sharing_too_few_values_is_no_relaunch(
         Service(host=old.host, first_seen=T0, last_seen=down, up=False, last_up=T0),
         *site_documents(new, down + timedelta(hours=2)),
     ])
+
+
+async def test_a_newer_onion_sharing_too_few_values_is_no_relaunch(
+        make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(analysis={"relaunch_min_links": 5})
+    old, new = relaunch_pair()
+    await watched_then_relaunched(settings, old, new)
     assert (await analyse(settings)).relaunches == 0
 
 
@@ -93,15 +99,7 @@ async def test_above_the_auto_confidence_the_watch_follows_without_an_analyst(
         make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(analysis={"relaunch_auto_confidence": 0.5})
     old, new = relaunch_pair()
-    await index(settings, site_documents(old, T0))
-    db = AnalysisDB(analysis_db_path(settings.data_dir))
-    db.watch(old.host, 0)
-    db.close()
-    down = T0 + timedelta(days=1)
-    await index(settings, [
-        Service(host=old.host, first_seen=T0, last_seen=down, up=False, last_up=T0),
-        *site_documents(new, down + timedelta(hours=2)),
-    ])
+    await watched_then_relaunched(settings, old, new)
     await analyse(settings)
     db = AnalysisDB(analysis_db_path(settings.data_dir))
     try:

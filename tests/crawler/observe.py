@@ -1,6 +1,7 @@
 """What crawler processes under test have written so far, read while they run: spooled pages,
 page captures, and a wait on a condition that fails with the log of any process that ended;
-the NEWNYMs a lab Tor client received while they ran; and the reaping of those processes."""
+the NEWNYMs a lab Tor client received while they ran; the reaping of those processes; and
+:func:`poll`, the wait on a condition of the test's own objects."""
 
 from __future__ import annotations
 
@@ -22,6 +23,16 @@ from stem.response.events import Event
 from crawler.warc.capture import capture_log_path
 
 NEWNYM_SEEN_TIMEOUT_S = 30.0
+
+
+def poll(cond: Callable[[], Any], what: str, timeout: float, every: float = 0.05) -> Any:
+    """``cond()``'s first truthy value; fail naming ``what`` if none came within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not (value := cond()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout:.1f}s")
+        time.sleep(every)
+    return value
 
 
 def spooled_urls(data_dir: Path) -> list[str]:

@@ -7,8 +7,7 @@ from __future__ import annotations
 import logging
 import socket
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +25,7 @@ from crawler.frontier.scheduler import Frontier, dead_here, worker_id
 from crawler.frontier.store import FrontierUnavailable, NewUrl
 from crawler.settings import scrapy_settings
 from heroes.lab import redis as lab_redis
+from tests.crawler.observe import poll
 
 HOSTS = [c * 56 + ".onion" for c in "abc"]
 
@@ -65,17 +65,6 @@ def drain(scheduler: Frontier) -> list[Request]:
     while (request := scheduler.next_request()) is not None:
         out.append(request)
     return out
-
-
-def wait_for(cond: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.1f}s")
-        time.sleep(0.05)
 
 
 def links(n: int) -> list[Request]:
@@ -206,7 +195,7 @@ def test_redis_stopped_and_restarted_mid_crawl_pauses_and_loses_nothing(
 
         lab_redis.up(lab_dir, port=info["port"])
         with caplog.at_level(logging.WARNING, logger="crawler.frontier.scheduler"):
-            resumed = wait_for(scheduler.next_request, "the crawl resumes")
+            resumed = poll(scheduler.next_request, "the crawl resumes", 20.0)
             assert "crawling resumed" in caplog.text
         fetched.append(resumed.url)
         done(scheduler, resumed.url)

@@ -18,6 +18,7 @@ from crawler.frontier.redis_store import RedisFrontierStore
 from crawler.frontier.sqlite_store import SqliteFrontierStore
 from crawler.frontier.store import FrontierStore, NewUrl, Outcome
 from tests.conftest import start_lab_redis
+from tests.crawler.observe import poll
 
 HOST_A = "a" * 56 + ".onion"
 HOST_B = "b" * 56 + ".onion"
@@ -63,17 +64,6 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Facto
     yield make
     for store in opened:
         store.close()
-
-
-def wait_for(cond: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.1f}s")
-        time.sleep(0.02)
 
 
 def test_push_dedups_on_the_canonical_url(make_store: Factory) -> None:
@@ -137,7 +127,7 @@ def test_the_best_class_goes_first_across_hosts_and_hosts_take_turns_within_it(
     assert [e.url for e in store.lease("w", 1)] == [url(HOST_D, "new2")]
     # A new URL that comes due later ranks its host first from then on.
     store.push([NewUrl(url(HOST_E, "later"), delay_s=0.3)])
-    wait_for(lambda: store.counts().due == 3, "the delayed URL due")
+    poll(lambda: store.counts().due == 3, "the delayed URL due", 10.0)
     assert [e.url for e in store.lease("w", 3)] == [
         url(HOST_E, "later"), url(HOST_A, "stale2"), url(HOST_B, "stale2")]
 
@@ -159,12 +149,12 @@ def test_a_host_stays_with_its_crawler_while_it_holds_leases_and_a_while_after(
     assert taken.host == HOST_A
     assert two.ack("w2", [taken.key]) == 1
     assert one.lease("w1", 5) == []
-    wait_for(lambda: one.lease("w1", 5), "the affinity over")
+    poll(lambda: one.lease("w1", 5), "the affinity over", 10.0)
     # A crawler whose leases ran out loses its hosts with them.
     crashed, alive = make_store(host_affinity_s=60, lease_s=0.2), make_store(host_affinity_s=60)
     crashed.push([NewUrl(url(HOST_C, f"p{i}")) for i in range(2)])
     assert [e.host for e in crashed.lease("dead", 1)] == [HOST_C]
-    got = wait_for(lambda: alive.lease("alive", 5), "the dead crawler's host free")
+    got = poll(lambda: alive.lease("alive", 5), "the dead crawler's host free", 10.0)
     assert {e.host for e in got} == {HOST_C} and len(got) == 2
 
 
@@ -195,7 +185,7 @@ def test_expired_leases_return_to_the_queue(make_store: Factory) -> None:
     dead = store.lease("dead", 5)
     assert len(dead) == 5 and store.lease("alive", 5) == []
     assert store.holders() == ["dead"]
-    back = wait_for(lambda: store.lease("alive", 5), "the dead worker's leases return")
+    back = poll(lambda: store.lease("alive", 5), "the dead worker's leases return", 10.0)
     assert {e.key for e in back} == {e.key for e in dead}
     assert store.holders() == ["alive"]
 
@@ -250,7 +240,7 @@ def test_nack_backs_off_capped_and_gives_up(make_store: Factory) -> None:
     assert store.nack("other", entry.key) is False
     assert store.nack("w", entry.key) is True
     assert store.lease("w", 1) == []  # backing off
-    again = wait_for(lambda: store.lease("w", 1), "the retry comes due")
+    again = poll(lambda: store.lease("w", 1), "the retry comes due", 10.0)
     assert again[0].attempts == 1
     assert store.nack("w", entry.key, delay_s=0) is True
     assert store.lease("w", 1)[0].attempts == 2
@@ -301,7 +291,7 @@ def test_a_deferred_host_is_skipped_by_every_worker_until_its_time(make_store: F
     store.defer_host(HOST_C, 1)  # a host with nothing queued yet
     store.push([NewUrl(url(HOST_C, "p"))])
     assert other.lease("w", 10) == []
-    back = wait_for(lambda: other.lease("w", 10), "host C comes back after its deferral")
+    back = poll(lambda: other.lease("w", 10), "host C comes back after its deferral", 10.0)
     assert [e.host for e in back] == [HOST_C] and store.host(HOST_C).deferred_s == 0
 
 

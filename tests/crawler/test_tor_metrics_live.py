@@ -4,9 +4,7 @@ left out."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
@@ -18,6 +16,7 @@ from crawler.tor.metrics import circuit_samples, forget_circuits, watch_circuits
 from heroes.lab.tor_network import socks_get
 from telemetry.metrics import REGISTRY
 from tests.crawler.conftest import LabWorld
+from tests.crawler.observe import poll
 
 pytestmark = pytest.mark.tor
 
@@ -26,15 +25,6 @@ def circuits_metric() -> dict[str, float]:
     text = generate_latest(REGISTRY).decode()
     return {s.labels["client"]: s.value for family in text_string_to_metric_families(text)
             for s in family.samples if s.name == "heroes_tor_circuits"}
-
-
-def wait_for(cond: Any, what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := cond()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:.0f}s")
-        time.sleep(0.2)
-    return value
 
 
 def test_built_circuits_per_client_are_reported_and_forgotten(
@@ -47,11 +37,11 @@ def test_built_circuits_per_client_are_reported_and_forgotten(
         host = lab_world.seed_url.split("/")[2]
         status, _ = socks_get(endpoint.socks_port, host, "/", username="metrics-test", timeout=60)
         assert status == 200
-        built = wait_for(lambda: count_built(pool._controllers[0]), "a built circuit")
+        built = poll(lambda: count_built(pool._controllers[0]), "a built circuit", 60.0)
         assert built >= 1
         watch_circuits("circuits-job", pool.endpoints, pool)
         try:
-            assert wait_for(lambda: circuits_metric().get("0"), "the metric") >= 1
+            assert poll(lambda: circuits_metric().get("0"), "the metric", 60.0) >= 1
             # Without the pool: a short-lived control connection per endpoint; the endpoint
             # whose control port does not answer is left out.
             unreachable = TorEndpoint("127.0.0.1", 9, 9)

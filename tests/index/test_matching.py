@@ -173,3 +173,17 @@ def test_multi_index_pdq_search_equals_a_full_scan() -> None:
         got, want = fast.near(query), full.near(query)
         assert sorted(zip(*got, strict=True)) == sorted(zip(*want, strict=True))
         assert (n % 40 <= 31) == (n * 7 in got[0].tolist())
+
+
+def test_pdq_words_and_hex_of_are_each_others_inverse() -> None:
+    from index.matching_pdq import PdqIndex, pdq_word, pdq_words
+
+    rng = np.random.default_rng(7)
+    hexes = [rng.bytes(32).hex() for _ in range(5)]
+    index = PdqIndex(pdq_words(hexes), 0)
+    assert [index.hex_of(i) for i in range(5)] == hexes
+    assert pdq_words([]).shape == (0, 4)
+    assert (pdq_word(hexes[2]) == pdq_words(hexes)[2]).all()
+    assert pdq_word("ab" * 31) is None and pdq_word("zz" * 32) is None
+    with pytest.raises(ValueError):
+        pdq_words(["ab" * 31])

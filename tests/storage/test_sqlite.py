@@ -1,4 +1,5 @@
-"""Schema versions of the SQLite stores: stamped, migrated forward once, newer refused."""
+"""The SQLite stores: schema versions stamped, migrated forward once, newer refused; one
+transaction shape for every store."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from errors import StoreTooNew
 from index.hashsets.feedback import DecisionStore
 from index.hashsets.membership import MembershipStore
 from index.spool import Spool
-from storage.sqlite import open_database, schema_version, statements
+from storage.sqlite import open_database, schema_version, statements, transaction
 from triage.assignments import Assignments
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);"
@@ -187,3 +188,22 @@ def test_a_schema_splits_into_whole_statements() -> None:
     with contextlib.closing(open_database(Path(":memory:"), script)) as db:
         db.execute("INSERT INTO c (name) VALUES ('x')")
         assert db.execute("SELECT name, n FROM c").fetchall() == [("x", 1)]
+
+
+def test_a_transaction_commits_its_block_or_none_of_it(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "t.sqlite", "CREATE TABLE IF NOT EXISTS t (v INTEGER UNIQUE);")
+    with transaction(db) as conn:
+        conn.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.IntegrityError), transaction(db):
+        db.execute("INSERT INTO t VALUES (2)")
+        db.execute("INSERT INTO t VALUES (1)")  # fails: the 2 goes with it
+    assert not db.in_transaction
+    assert [r[0] for r in db.execute("SELECT v FROM t")] == [1]
+    # Another connection sees only what was committed, and can write once the block ends.
+    other = open_database(tmp_path / "t.sqlite", "")
+    with transaction(db):
+        db.execute("INSERT INTO t VALUES (3)")
+        assert [r[0] for r in other.execute("SELECT v FROM t")] == [1]
+    with transaction(other):
+        other.execute("INSERT INTO t VALUES (4)")
+    assert [r[0] for r in db.execute("SELECT v FROM t ORDER BY v")] == [1, 3, 4]
