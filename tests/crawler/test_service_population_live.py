@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.crawler.conftest import ROOT, LabWorld
-from tests.crawler.observe import reap, spooled_urls, wait_for
+from tests.crawler.observe import captures, reap, spooled_urls, wait_for
 from tests.crawler.population_fixture import LabPopulation
 from tests.crawler.test_service_live import SERVICE_ENV
 
@@ -47,6 +47,17 @@ def test_unchanged_pages_answer_304_and_changing_ones_are_indexed_again(
     try:
         wait_for("304 answers for every page of the static site", static_revalidated, proc,
                  150, log)
+
+        def static_304s_handled() -> bool:
+            # The server's log is written when it answers; the crawler counts the answer when
+            # its pipeline captures it. A SIGTERM in between would stop the crawl before.
+            answered = {r["path"] for r in lab_population.requests()
+                        if r["service"] == STATIC and r["status"] == 304}
+            handled = {c["url"].split(static, 1)[1] for c in captures(data_dir)
+                       if c["host"] == static and c["status"] == 304}
+            return answered <= handled
+
+        wait_for("the crawler to handle every 304 answer", static_304s_handled, proc, 60, log)
         wait_for("the counter page indexed twice",
                  lambda: Counter(spooled_urls(data_dir))[counter_url] >= 2, proc, 60, log)
         proc.send_signal(signal.SIGTERM)

@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from pathlib import Path
 
 from evidence.keys import load_signing_key
 from evidence.sealedlog import SealedLog
 from evidence.sealer import Sealer
 
+# The sealer prints from its worker thread, the appender from the loop: one line at a time, or
+# print's text and newline of two lines interleave ("appended 454sealed 450").
+_PRINT = threading.Lock()
+
+
+def say(line: str) -> None:
+    with _PRINT:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
 
 class Printing(Sealer):
     def seal_once(self):  # type: ignore[no-untyped-def]
         heads = super().seal_once()
         for head in heads:
-            print(f"sealed {head.size}", flush=True)
+            say(f"sealed {head.size}")
         return heads
 
 
@@ -28,7 +39,7 @@ async def main() -> None:
     path, key_file, interval = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
     log = SealedLog(path, "crash").open()
     for message in log.repairs:
-        print(f"repaired {message}", flush=True)
+        say(f"repaired {message}")
     sealer = Printing([log], load_signing_key(key_file), interval)
     if "--once" in sys.argv:
         sealer.seal_once()
@@ -40,7 +51,7 @@ async def main() -> None:
     while True:
         n += 1
         record = await asyncio.to_thread(log.append, {"n": n, "text": "x" * 200})
-        print(f"appended {record['seq']}", flush=True)
+        say(f"appended {record['seq']}")
         await asyncio.sleep(0)
     await task  # pragma: no cover
 
