@@ -27,12 +27,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from analysis.graph import NothingCommon
 from analysis.neardup import shingles
 from analysis.runner import Analyser
 from analysis.state import AnalysisDB
+from bench.common.memory import rss_mb
 from config.sections.analysis import AnalysisSettings
 from query.model import Search
 
@@ -41,10 +40,6 @@ WORDS = ("shop market vendor listing order shipping stock price quality review e
          "support delivery tracking package customer account wallet balance refund policy "
          "item product offer discount bundle express worldwide secure fast trusted rating "
          "feedback message contact update news service payment confirm dispatch").split()
-
-
-def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
 
 
 def _text(rng: random.Random, template: int | None) -> str:

@@ -33,8 +33,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
-import psutil
 
+from bench.common.memory import rss_mb
 from config import Settings, load_settings
 from documents import Page
 from documents.page import Entities
@@ -229,10 +229,6 @@ async def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 120) ->
                 pass
             await asyncio.sleep(0.2)
     raise RuntimeError("heroes serve did not answer in time")
-
-
-def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
 
 
 def free_port() -> int:

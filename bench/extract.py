@@ -22,9 +22,9 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import lxml.html
-import psutil
 from bs4 import BeautifulSoup
 
+from bench.common.memory import rss_mb
 from crawler.extract.decode import decode_html
 from crawler.extract.entities import find_entities
 from crawler.extract.page import _parse, detect_language, extract_page, visible_text
@@ -91,7 +91,7 @@ def main() -> None:
     soup = _rate(with_soup, pages, args.rounds)
     print(f"same with BeautifulSoup:  {soup:8.0f} pages/s per core "
           f"(ours is {ours / soup:.1f}x as fast)")
-    print(f"resident memory:          {psutil.Process().memory_info().rss / 2**20:8.0f} MiB")
+    print(f"resident memory:          {rss_mb():8.0f} MiB")
 
     texts = [visible_text(_parse(decode_html(b)[0])) for _, b in pages]
     stages: dict[str, Callable[[], object]] = {

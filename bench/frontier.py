@@ -25,6 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.common.memory import rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -34,11 +36,6 @@ PER_HOST = 100
 PUSH_BATCH = 500
 LEASE_BATCH = 100
 LEASE_TOTAL = 20_000
-
-
-def rss_mb() -> float:
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * 4096 / 2**20
 
 
 def onion(i: int) -> str:

@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import psutil
 
+from bench.common.memory import rss_mb
 from config import Settings
 from config.sections.alerts import AlertRule, AlertSettings, SmtpSettings
 from config.sections.matching import MatchingSettings
@@ -48,10 +48,6 @@ from index.matching_fields import probes_of
 
 NOW = "2026-11-29T12:00:00Z"
 BTC = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
-
-
-def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / 2**20
 
 
 def random_hex(rng: np.random.Generator, n: int, nbytes: int) -> list[str]:

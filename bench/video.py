@@ -40,12 +40,12 @@ import av
 import numpy as np
 import psutil
 
+from bench.common.memory import peak_rss_mb
 from crawler.extract.pdq import pdq_of_pixels
 from crawler.extract.video import VideoLimits, vpdq_of_video
 from heroes.lab.videos import VIDEO_VARIANTS, encode, lab_videos, moving_shapes
 from identifiers.vpdq import VpdqFrame
 from index.matching_vpdq import VpdqIndex
-from telemetry.native_memory import peak_resident_kb
 
 MAX_DISTANCE, MIN_QUALITY, MATCH_FRACTION = 31, 50, 0.8
 # Entries made from the lab's original video (bits flipped per frame), among the random ones.
@@ -82,11 +82,6 @@ MODES: dict[str, tuple[str, Callable[[bytes], list[dict]]]] = {
     "ours": ("vPDQ, 1 frame/s (ours)", ours),
     "baseline": ("every frame decoded and hashed", every_frame),
 }
-
-
-def peak_rss_mb() -> float:
-    """This process's resident high-water mark in MiB (VmHWM: its own, not its parent's)."""
-    return peak_resident_kb() / 1024
 
 
 def child(mode: str, rounds: int) -> None:

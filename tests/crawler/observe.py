@@ -1,11 +1,13 @@
 """What crawler processes under test have written so far, read while they run: spooled pages,
 page captures, and a wait on a condition that fails with the log of any process that ended;
-the NEWNYMs a lab Tor client received while they ran; the reaping of those processes; and
-:func:`poll`, the wait on a condition of the test's own objects."""
+the NEWNYMs a lab Tor client received while they ran; the reaping of those processes;
+:func:`poll`, the wait on a condition of the test's own objects; and :func:`files_holding`,
+the search of what a crawl wrote for bytes it must never write."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import threading
@@ -33,6 +35,32 @@ def poll(cond: Callable[[], Any], what: str, timeout: float, every: float = 0.05
             pytest.fail(f"{what}: not within {timeout:.1f}s")
         time.sleep(every)
     return value
+
+
+def files_holding(blobs: Sequence[bytes], roots: Sequence[Path], since: float,
+                  skip: Sequence[Path] = ()) -> list[str]:
+    """The files under ``roots`` modified since ``since`` that contain one of ``blobs``
+    (symlinks, files over 200 MB, virtualenvs, git and node directories, and anything under
+    ``skip`` left out)."""
+    hits = []
+    for root in roots:
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in (".venv", ".git", "node_modules")
+                       and Path(folder, d) not in skip]
+            for name in names:
+                path = Path(folder, name)
+                try:
+                    if not path.is_file() or path.is_symlink():
+                        continue
+                    meta = path.stat()
+                    if meta.st_mtime < since or meta.st_size > 200_000_000:
+                        continue
+                    data = path.read_bytes()
+                except OSError:
+                    continue
+                if any(blob in data for blob in blobs):
+                    hits.append(str(path))
+    return hits
 
 
 def spooled_urls(data_dir: Path) -> list[str]:

@@ -15,6 +15,7 @@ from crawler.extract.entities import ENTITY_KEYS
 from crawler.tor.isolation import socks_username
 from heroes.lab.http_sites import canary_hits
 from tests.crawler.conftest import CrawlRun, LabWorld, indexed
+from tests.crawler.observe import files_holding
 
 pytestmark = pytest.mark.tor
 
@@ -127,22 +128,10 @@ def test_no_media_bytes_on_disk(lab_world: LabWorld, lab_crawl: CrawlRun) -> Non
         service = next(n for n, s in lab_world.truth["services"].items() if s["onion"] == host)
         blobs.append((sites / service / path.lstrip("/")).read_bytes())
     assert blobs
-    roots = [lab_crawl.data_dir, Path(tempfile.gettempdir())]
-    hits = []
-    for root in roots:
-        for path in root.rglob("*"):
-            if not path.is_file() or lab_world.dir in path.parents or path.is_symlink():
-                continue
-            try:
-                if path.stat().st_mtime < lab_crawl.started_at or path.stat().st_size > 200_000_000:
-                    continue
-                data = path.read_bytes()
-            except OSError:
-                continue
-            # Images are stored only as hashes; their bytes appear nowhere, not even inside
-            # the spool or the index.
-            if any(blob in data for blob in blobs):
-                hits.append(str(path))
+    # Images are stored only as hashes; their bytes appear nowhere, not even inside the
+    # spool or the index.
+    hits = files_holding(blobs, (lab_crawl.data_dir, Path(tempfile.gettempdir())),
+                         lab_crawl.started_at, skip=(lab_world.dir,))
     assert not hits, hits
 
 

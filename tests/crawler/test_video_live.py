@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.crawler.conftest import ROOT, LabWorld, indexed, run_heroes
+from tests.crawler.observe import files_holding
 
 pytestmark = pytest.mark.tor
 
@@ -21,15 +20,6 @@ def _body(world: LabWorld, url: str) -> bytes:
     host, path = url.split("/")[2], url.split("/", 3)[3]
     service = next(n for n, s in world.truth["services"].items() if s["onion"] == host)
     return (world.dir / "sites" / service / path).read_bytes()
-
-
-def _files(root: Path) -> Iterator[Path]:
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = [d for d in dirs if d not in (".venv", ".git", "node_modules")]
-        for name in names:
-            path = Path(folder, name)
-            if path.is_file() and not path.is_symlink():
-                yield path
 
 
 def test_videos_hashed_live_and_the_big_one_truncated(lab_world: LabWorld,
@@ -70,15 +60,5 @@ def test_videos_hashed_live_and_the_big_one_truncated(lab_world: LabWorld,
     # Neither video, nor the prefix of the big one, is in any file the crawl wrote: in its
     # data and temporary directories, or in its working directory (the checkout).
     blobs = [small, big[1024:cap]]
-    hits = []
-    for root in (tmp_path / "data", temp, ROOT):
-        for path in _files(root):
-            try:
-                if path.stat().st_mtime < started or path.stat().st_size > 200_000_000:
-                    continue
-                data = path.read_bytes()
-            except OSError:
-                continue
-            if any(blob in data for blob in blobs):
-                hits.append(str(path))
+    hits = files_holding(blobs, (tmp_path / "data", temp, ROOT), started)
     assert not hits, hits
