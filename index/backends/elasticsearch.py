@@ -31,6 +31,7 @@ write_refresh; templates, ILM and whole-index retention (kinds, refresh_interval
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import AsyncIterator, Sequence
@@ -58,6 +59,10 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = (429, 502, 503, 504)
 # Ids looked up per request (below index.max_result_window).
 SHARD_WAIT_ATTEMPTS = 3
+# A starting primary is polled from 50 ms up to 1 s apart: started in a few hundred ms on an
+# idle node, seconds on a busy one.
+PRIMARY_POLL_FIRST_S = 0.05
+PRIMARY_POLL_MAX_S = 1.0
 LOOKUP_CHUNK = 5000
 _LONG_MAX = 2**63 - 1
 _LONG_MIN = -(2**63)
@@ -68,6 +73,18 @@ class IncompatibleMapping(BackendUnavailable):
 
 
 REASON_MAX = 400
+
+
+def _starting_primaries(health_indices: dict[str, Any], indices: Sequence[str]) -> set[str]:
+    """Those of ``indices`` whose primaries are not all active in a ``level=indices`` health
+    answer (an index the answer does not name is taken as starting)."""
+    starting = set()
+    for index in indices:
+        entry = health_indices.get(index)
+        if entry is None or entry.get("active_primary_shards", 0) < entry.get(
+                "number_of_shards", 1):
+            starting.add(index)
+    return starting
 
 
 def _reason(error: Any) -> str:
@@ -245,7 +262,12 @@ class ElasticsearchBackend(Backend):
         """Return once every primary of ``indices`` has started. An index created a moment
         ago, by this writer or another, may still be recovering (a busy node answers the
         create before its primaries start), and a real-time read of it before then answers
-        "no shard available"."""
+        "no shard available".
+
+        Health's ``yellow`` is not enough: an index whose primaries are still initializing
+        from an empty store reports yellow, not red, so each index's active primaries are
+        counted against its shards until they match or the request timeout passes.
+        """
         new = [index for index in indices if index not in self._started_indices]
         if not new:
             return
@@ -254,11 +276,24 @@ class ElasticsearchBackend(Backend):
         found = await self.client.indices.get_alias(index=new, allow_no_indices=True,
                                                     ignore_unavailable=True)
         present = sorted(found.body)
-        if present:
-            await self.client.cluster.health(
-                index=present, wait_for_status="yellow",
-                timeout=f"{int(self.settings.request_timeout_s)}s")
-        self._started_indices.update(present)
+        timeout_s = self.settings.request_timeout_s
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        pause_s = PRIMARY_POLL_FIRST_S
+        while present:
+            # Polled rather than waited for server-side: a health wait as long as the
+            # request timeout is cut by the client's own timeout first.
+            health = await self.client.cluster.health(index=present, level="indices")
+            starting = _starting_primaries(health.body.get("indices", {}), present)
+            self._started_indices.update(set(present) - starting)
+            if not starting:
+                return
+            if asyncio.get_running_loop().time() >= deadline:
+                raise BackendUnavailable(
+                    f"elasticsearch: primaries of {', '.join(sorted(starting))} not started "
+                    f"after {timeout_s:g}s")
+            present = sorted(starting)
+            await asyncio.sleep(pause_s)
+            pause_s = min(pause_s * 2, PRIMARY_POLL_MAX_S)
 
     async def old_indices(self, kind: str, before: datetime) -> list[lifecycle.OldIndex]:
         """The kind's indices retention may drop whole (see :func:`es_lifecycle.old_indices`)."""

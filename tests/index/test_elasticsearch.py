@@ -297,3 +297,39 @@ async def test_mapping_version_upgrade_and_incompatible_index(es_settings: Calla
     with pytest.raises(IncompatibleMapping, match=f"{prefix}-hash-all"):
         await backend.open(writer=True)
     await backend.close()
+
+
+async def _held_back_index(backend: ElasticsearchBackend, prefix: str) -> str:
+    """The service index created with an allocation filter no node matches: its primary
+    stays unassigned until the filter is lifted."""
+    index = layout.index_name(prefix, "service", None)
+    await backend.client.indices.create(
+        index=index, settings={"index.routing.allocation.require._name": "no-such-node"},
+        wait_for_active_shards="0")
+    return index
+
+
+async def test_a_read_waits_for_a_primary_that_starts_late(es_settings: Callable[..., Settings]
+                                                          ) -> None:
+    settings = es_settings()
+    backend = await opened(settings)
+    try:
+        index = await _held_back_index(backend, settings.elasticsearch.index_prefix)
+        reading = asyncio.create_task(backend.get("service", ["svc-1"]))
+        await backend.client.indices.put_settings(
+            index=index, settings={"index.routing.allocation.require._name": None})
+        assert await asyncio.wait_for(reading, 30) == {}
+    finally:
+        await backend.close()
+
+
+async def test_a_primary_that_never_starts_is_backend_unavailable_naming_the_index(
+        es_settings: Callable[..., Settings]) -> None:
+    settings = es_settings(elasticsearch={"request_timeout_s": 2})
+    backend = await opened(settings)
+    try:
+        index = await _held_back_index(backend, settings.elasticsearch.index_prefix)
+        with pytest.raises(BackendUnavailable, match=index):
+            await backend.get("service", ["svc-1"])
+    finally:
+        await backend.close()
