@@ -82,14 +82,20 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt);
 CREATE TABLE IF NOT EXISTS cluster_pending (
     alert_id TEXT PRIMARY KEY, recipients TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS follows (
+    old TEXT NOT NULL, new TEXT NOT NULL, decided_by TEXT NOT NULL, decided_ms INTEGER NOT NULL,
+    PRIMARY KEY (old, new)
+) WITHOUT ROWID;
 """
+# 2: follows (alert rules follow a confirmed relaunch); made by the schema, nothing to fill.
+VERSION = 2
 
 
 class AlertDB:
     def __init__(self, path: Path):
         self.path = path
         # FULL: an alert that was accepted is on disk before its documents leave the spool.
-        self.conn = open_database(path, _SCHEMA, synchronous="FULL", version=1)
+        self.conn = open_database(path, _SCHEMA, synchronous="FULL", version=VERSION)
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
@@ -100,6 +106,17 @@ class AlertDB:
 
     def close(self) -> None:
         self.conn.close()
+
+    def add_follow(self, old: str, new: str, by: str, at_ms: int) -> None:
+        """Rules naming ``old`` match for ``new`` too from now on (alerting.follow)."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO follows VALUES (?, ?, ?, ?)",
+                         (old, new, by, at_ms))
+
+    def follows(self) -> list[tuple[str, str]]:
+        """Every confirmed move, in decision order."""
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT old, new FROM follows ORDER BY decided_ms, old, new")]
 
 
 def alert_db_path(data_dir: Path) -> Path:

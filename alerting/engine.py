@@ -24,6 +24,7 @@ from pathlib import Path
 
 from alerting.cluster_state import ClusterAlerts, ClusterAlertStore
 from alerting.db import AlertDB
+from alerting.follow import chains
 from alerting.rules import Firing, check_rule, evaluate
 from alerting.state import AlertState
 from config.sections.alerts import AlertSettings
@@ -67,9 +68,11 @@ class AlertEngine:
 
     async def after_commit(self, docs: Sequence[Document]) -> None:
         firings: list[Firing] = []
+        # Read per batch: `heroes relaunch confirm` writes them from another process.
+        follows = chains(self.db.follows())
         for doc in docs:
             for rule in self.settings.rules:
-                firing = evaluate(rule, doc)
+                firing = evaluate(rule, doc, follows)
                 if firing is not None:
                     firings.append(firing)
         self.counters["evaluated"] += len(docs)

@@ -26,6 +26,7 @@ from functools import lru_cache
 from typing import Any
 
 from alerting.evaluate import query_matches
+from alerting.follow import Chains, Moves, describe, followed_texts
 from alerting.render import video_match_text
 from config.sections.alerts import AlertRule
 from documents import Document, Match, Observation, Page, Torrent, iso
@@ -75,12 +76,26 @@ def rule_query(rule: AlertRule, kind: str) -> Query | None:
     """
     if not rule.query.strip():
         return None
-    parsed = _parse(rule.name, rule.query, kind)
+    return _query(rule.name, rule.query, kind)
+
+
+def _query(name: str, text: str, kind: str) -> Query:
+    parsed = _parse(name, text, kind)
     if isinstance(parsed, QueryError):
         raise parsed
     if parsed.relative:
-        return parse_query(rule.query, kind).query
+        return parse_query(text, kind).query
     return parsed.query
+
+
+def _matches_followed(rule: AlertRule, doc: Document, source: dict[str, Any],
+                      follows: Chains) -> Moves | None:
+    """The moves under which the rule's query matches ``doc`` when the query as written
+    does not (the onions it names relaunched elsewhere), or None."""
+    for text, moves in followed_texts(rule.query, follows):
+        if query_matches(_query(rule.name, text, doc.KIND), doc.KIND, doc.id, source):
+            return moves
+    return None
 
 
 def check_rule(rule: AlertRule, kinds: list[str]) -> None:
@@ -105,21 +120,25 @@ def _parse(name: str, text: str, kind: str) -> ParsedQuery | QueryError:
         return QueryError(f"alerts.rules {name!r}: query {text!r}: {exc}")
 
 
-def evaluate(rule: AlertRule, doc: Document) -> Firing | None:
-    """The rule's verdict on one document."""
+def evaluate(rule: AlertRule, doc: Document, follows: Chains | None = None) -> Firing | None:
+    """The rule's verdict on one document; ``follows`` (alerting.follow) makes a query
+    naming a relaunched onion match for its confirmed successors too."""
     if doc.KIND in SKIPPED_KINDS or (rule.kinds and doc.KIND not in rule.kinds):
         return None
     matches = relevant_matches(rule, doc)
     if (rule.type == "hit" or rule.lists or rule.categories) and not matches:
         return None
     source = doc.source()
+    followed: Moves | None = None
     if rule.type in ("keyword", "frequency"):
         try:
             query = rule_query(rule, doc.KIND)
         except QueryError:
             return None  # the query names fields this kind does not have
         if query is not None and not query_matches(query, doc.KIND, doc.id, source):
-            return None
+            followed = _matches_followed(rule, doc, source, follows) if follows else None
+            if followed is None:
+                return None
         if rule.type == "keyword" and query is None:
             return None
     terms: tuple[str, ...] = ()
@@ -143,7 +162,8 @@ def evaluate(rule: AlertRule, doc: Document) -> Firing | None:
         time=when,
         key=key,
         summary=summary(rule, doc, matches, terms),
-        facts=facts(doc, matches),
+        facts=facts(doc, matches) + (
+            (("Followed", describe(followed)),) if followed else ()),
         terms=terms,
     )
 

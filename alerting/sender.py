@@ -39,10 +39,12 @@ from alerting.webhook import WebhookChannel
 from config import Settings
 from documents import Document
 from errors import BackendUnavailable
-from telemetry.metrics import ALERT_EMAILS
+from telemetry.metrics import ALERT_EMAILS, ALERT_WEBHOOKS
 from telemetry.sources import forget_outbox, watch_outbox
 
 log = logging.getLogger(__name__)
+# Each channel counts its deliveries in its own metric.
+_OUTCOMES = {"email": ALERT_EMAILS, "webhook": ALERT_WEBHOOKS}
 
 
 @dataclass
@@ -143,8 +145,7 @@ class Sender:
             log.info("alert %s %s sent to %s (%s outbox)", out.channel, out.message_id,
                      out.recipient, store.name)
             self.counters.sent += 1
-            if out.channel == "email":
-                ALERT_EMAILS.labels("sent").inc()
+            _OUTCOMES[out.channel].labels("sent").inc()
             sent += 1
         return sent
 
@@ -157,14 +158,13 @@ class Sender:
                       now: float) -> bool:
         """Record a failed delivery; True when its channel's server is down altogether."""
         out = claim.message
-        counted = out.channel == "email"
+        outcomes = _OUTCOMES[out.channel]
         if not exc.temporary:
             log.error("alert %s %s to %s refused: %s", out.channel, out.message_id,
                       out.recipient, exc)
             await asyncio.to_thread(store.failed, claim, str(exc), time.time())
             self.counters.failed += 1
-            if counted:
-                ALERT_EMAILS.labels("failed").inc()
+            outcomes.labels("failed").inc()
             return False
         delay = min(self.smtp.retry_initial_s * 2 ** (out.attempts - 1), self.smtp.retry_max_s)
         log.warning("alert %s %s to %s not sent (attempt %d), retry in %.1fs: %s", out.channel,
@@ -172,8 +172,7 @@ class Sender:
         until = time.time() + delay
         await asyncio.to_thread(store.retry, claim, until, str(exc))
         self.counters.retried += 1
-        if counted:
-            ALERT_EMAILS.labels("retried").inc()
+        outcomes.labels("retried").inc()
         if isinstance(exc, ServerUnreachable) and out.channel == "email":
             # One refused connection says enough: the rest wait as long, untried.
             await asyncio.to_thread(store.postpone, now, until, str(exc), out.channel)

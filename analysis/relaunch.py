@@ -9,7 +9,8 @@ one more, near-identical images one more). Each such pair is a candidate with it
 :class:`RelaunchAlerter` raises the ``relaunch`` alert naming both onions through the alert
 store (deterministic, exactly once under replay, email through the outbox to
 ``analysis.relaunch_recipients``). Confirming a candidate
-(:meth:`analysis.state.AnalysisDB.decide_relaunch`) moves the watch to the new onion;
+(:func:`decide`) moves the watch to the new onion and makes the alert rules naming the old
+one match for the new one too (alerting.follow);
 :meth:`~analysis.state.AnalysisDB.followed` gives where a watched onion lives now.
 Reads the ``analysis`` and ``alerts`` settings and the alert database path.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from alerting.db import AlertDB
+from alerting.follow import followed_texts
 from alerting.rules import Firing
 from alerting.state import AlertState
 from analysis.graph import Graph
@@ -37,9 +39,27 @@ RULE_TYPE = "relaunch"
 
 
 def rules_naming(rules: Iterable[AlertRule], host: str) -> list[str]:
-    """The alert rules whose query names ``host``: what to point at the new onion as well
-    (settings are files the unit keeps; they are not rewritten)."""
-    return [r.name for r in rules if host in r.query]
+    """The alert rules whose query names ``host``: those that follow it once its relaunch
+    is confirmed (alerting.follow; the settings file is not rewritten)."""
+    return [r.name for r in rules if followed_texts(r.query, {host: (host,)})]
+
+
+def decide(db: AnalysisDB, alerts_db: Path, old: str, new: str, status: str, by: str,
+           at_ms: int) -> bool:
+    """Confirm or reject the candidate ``old -> new`` (False when there is none or it is
+    decided). A confirmation moves the watch and makes the alert rules naming ``old``
+    match for ``new`` as well; the rules' move is written first, so a crash in between
+    leaves a candidate still to decide, never a confirmation the rules missed."""
+    found = db.relaunch(old, new)
+    if found is None or found.status != "candidate":
+        return False
+    if status == "confirmed":
+        alerts = AlertDB(alerts_db)
+        try:
+            alerts.add_follow(old, new, by, at_ms)
+        finally:
+            alerts.close()
+    return db.decide_relaunch(old, new, status, by, at_ms)
 
 
 def confidence(links: int) -> float:

@@ -29,13 +29,14 @@ from analysis.common import CommonValues, Suppression, load_suppression
 from analysis.graph import Commonness, Graph, LinkPolicy, NothingCommon
 from analysis.neardup import NearDuplicates
 from analysis.pdqnear import PdqNear
-from analysis.relaunch import RelaunchAlerter, find_relaunches
+from analysis.relaunch import RelaunchAlerter, decide, find_relaunches
 from analysis.state import AnalysisDB, analysis_db_path
 from analysis.values import epoch_ms, page_sightings, service_sightings
 from config.sections.analysis import AnalysisSettings
 from documents import Document
 from index.backends.base import Backend
 from query.model import MatchAll, Range, Search, SortField
+from telemetry.sources import forget_analysis, watch_analysis
 
 log = logging.getLogger(__name__)
 
@@ -216,10 +217,15 @@ class Analyser:
             log.warning("relaunch candidate: %s -> %s (%d links, confidence %.2f)",
                         relaunch.old, relaunch.new, relaunch.links, relaunch.confidence)
             if relaunch.confidence > self.settings.relaunch_auto_confidence:
-                self.db.decide_relaunch(relaunch.old, relaunch.new, "confirmed", "(automatic)",
-                                        relaunch.found_ms)
+                if self.alerter is not None:
+                    decide(self.db, self.alerter.db_path, relaunch.old, relaunch.new,
+                           "confirmed", "(automatic)", relaunch.found_ms)
+                else:
+                    self.db.decide_relaunch(relaunch.old, relaunch.new, "confirmed",
+                                            "(automatic)", relaunch.found_ms)
                 log.warning("relaunch %s -> %s confirmed automatically (confidence %.2f above "
-                            "analysis.relaunch_auto_confidence): watches follow the new onion",
+                            "analysis.relaunch_auto_confidence): watches and alert rules "
+                            "follow the new onion",
                             relaunch.old, relaunch.new, relaunch.confidence)
         pending = self.db.unalerted()
         if pending and self.alerter is not None:
@@ -247,6 +253,7 @@ class AnalyseRole:
         self.common = common
         self.db: AnalysisDB | None = None
         self.analyser: Analyser | None = None
+        self._metrics_key = f"analyse:{id(self)}"
 
     @property
     def counters(self) -> Counters:
@@ -261,9 +268,11 @@ class AnalyseRole:
                                   alert_db_path(settings.data_dir), self.store.append)
         self.analyser = Analyser(self.settings, self.db, self.store.append,
                                  common=self.common, alerter=alerter, suppression=suppression)
+        watch_analysis(self._metrics_key, lambda: self.counters, self.db)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        forget_analysis(self._metrics_key)
         if self.db is not None:
             self.db.close()
             self.db = None

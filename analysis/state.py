@@ -117,6 +117,14 @@ class AnalysisDB:
         row = self.conn.execute("SELECT at_ms FROM cursor WHERE kind = ?", (kind,)).fetchone()
         return int(row[0]) if row else None
 
+    def cursors(self) -> dict[str, int]:
+        """Each kind's reading position (the newest document time analysed, epoch ms)."""
+        return {r[0]: int(r[1]) for r in self.conn.execute("SELECT kind, at_ms FROM cursor")}
+
+    def relaunch_counts(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in self.conn.execute(
+            "SELECT status, count(*) FROM relaunches GROUP BY status")}
+
     def is_done(self, record: str) -> bool:
         return self.conn.execute("SELECT 1 FROM done WHERE record = ?", (record,)).fetchone() \
             is not None

@@ -98,6 +98,9 @@ ALERTS_RAISED = Counter("heroes_alerts_raised", "Alerts created or updated by a 
 ALERT_EMAILS = Counter("heroes_alert_emails",
                        "Alert emails by outcome: sent, retried (temporary failure) or failed.",
                        ["outcome"], registry=REGISTRY)
+ALERT_WEBHOOKS = Counter("heroes_alert_webhooks",
+                         "Alert webhook POSTs by outcome: sent, retried (temporary failure) or "
+                         "failed.", ["outcome"], registry=REGISTRY)
 OUTBOX_DEPTH = Sampled("heroes_outbox_messages", "Outbox messages by status.", ("status",))
 OUTBOX_AGE = Sampled("heroes_outbox_oldest_age_seconds",
                      "Seconds the oldest undelivered outbox message has waited (0: none).")
@@ -114,6 +117,19 @@ DISCOVERY_BACKLOG = Sampled("heroes_discovery_backlog",
 PAYLOAD_BYTES = Sampled("heroes_payload_bytes",
                         "Payload bytes moved by a probe session (must stay 0).",
                         ("session", "direction"))
+
+# The analysis (analysis.runner; sampled from its counters and its database).
+ANALYSED = Sampled("heroes_analysed_documents_total",
+                   "Documents the analysis read, by kind (page, service; skipped: unchanged).",
+                   ("kind",), kind="counter")
+ANALYSIS_WRITTEN = Sampled("heroes_analysis_output_total",
+                           "What the analysis produced: cluster documents, relaunch candidates, "
+                           "failed batches.", ("what",), kind="counter")
+ANALYSIS_BEHIND = Sampled("heroes_analysis_cursor_age_seconds",
+                          "Seconds since the time of the newest document analysed, by kind.",
+                          ("kind",))
+RELAUNCHES = Sampled("heroes_relaunches", "Relaunches by status (candidate, confirmed, "
+                     "rejected).", ("status",))
 
 # The crawl (crawler; sampled from the crawl's Scrapy stats).
 PAGES = Sampled("heroes_pages_fetched_total", "Pages fetched by the crawl.", kind="counter")

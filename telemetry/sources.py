@@ -1,7 +1,8 @@
-"""Adapters that watch a spool's, an outbox's or a crawl's state as metrics (see ``Sampled.watch``).
+"""Adapters that watch a spool's, an outbox's, an analysis's or a crawl's state as metrics.
 
-Typed by the methods they call, so ``index`` and ``alerting`` register their own objects
-without ``telemetry`` importing them. Reads no settings.
+See ``Sampled.watch``. Typed by the methods they call, so ``index``, ``alerting`` and
+``analysis`` register their own objects without ``telemetry`` importing them. Reads no
+settings.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from telemetry.metrics import (
+    ANALYSED,
+    ANALYSIS_BEHIND,
+    ANALYSIS_WRITTEN,
     CRAWL_QUEUE,
     NEWNYMS,
     OUTBOX_AGE,
     OUTBOX_DEPTH,
     PAGE_ERRORS,
     PAGES,
+    RELAUNCHES,
     SOCKS_FAILURES,
     SPOOL_AGE,
     SPOOL_DEPTH,
@@ -34,6 +39,54 @@ class _Outbox(Protocol):
     def counts(self) -> dict[str, int]: ...
 
     def oldest_waiting(self) -> float | None: ...
+
+
+class _AnalysisCounters(Protocol):
+    pages: int
+    services: int
+    skipped: int
+    clusters_written: int
+    relaunches: int
+    failed: int
+
+
+class _AnalysisState(Protocol):
+    def cursors(self) -> dict[str, int]: ...
+
+    def relaunch_counts(self) -> dict[str, int]: ...
+
+
+def watch_analysis(key: str, counters: Callable[[], _AnalysisCounters],
+                   state: _AnalysisState) -> None:
+    """Report what the analysis read and wrote, how far behind its cursors are and the
+    relaunches by status."""
+
+    def read() -> dict[tuple[str, ...], float]:
+        now = counters()
+        return {("page",): float(now.pages), ("service",): float(now.services),
+                ("skipped",): float(now.skipped)}
+
+    def written() -> dict[tuple[str, ...], float]:
+        now = counters()
+        return {("clusters",): float(now.clusters_written),
+                ("relaunch_candidates",): float(now.relaunches),
+                ("failed_batches",): float(now.failed)}
+
+    def behind() -> dict[tuple[str, ...], float]:
+        now_ms = time.time() * 1000
+        return {(kind,): max(now_ms - at_ms, 0.0) / 1000
+                for kind, at_ms in state.cursors().items()}
+
+    ANALYSED.watch(key, read)
+    ANALYSIS_WRITTEN.watch(key, written)
+    ANALYSIS_BEHIND.watch(key, behind)
+    RELAUNCHES.watch(key, lambda: {(status,): float(n)
+                                   for status, n in state.relaunch_counts().items()})
+
+
+def forget_analysis(key: str) -> None:
+    for metric in (ANALYSED, ANALYSIS_WRITTEN, ANALYSIS_BEHIND, RELAUNCHES):
+        metric.forget(key)
 
 
 def watch_spool(key: str, spool: _Spool) -> None:

@@ -18,9 +18,10 @@ from typing import Any
 
 import click
 
+from alerting.db import alert_db_path
 from analysis.clusters import cluster_by_id, cluster_of, clusters
 from analysis.common import SuppressionError
-from analysis.relaunch import rules_naming
+from analysis.relaunch import decide, rules_naming
 from analysis.runner import AnalyseRole
 from analysis.state import AnalysisDB, Relaunch, analysis_db_path
 from analysis.timeline import timeline
@@ -234,14 +235,14 @@ def _decide(ctx: Context, old: str, new: str, status: str) -> None:
     try:
         if db.relaunch(old, new) is None:
             fail(f"no relaunch candidate {old} -> {new} (see heroes relaunch list)")
-        if not db.decide_relaunch(old, new, status, getpass.getuser(), int(time.time() * 1000)):
+        if not decide(db, alert_db_path(ctx.settings.data_dir), old, new, status,
+                      getpass.getuser(), int(time.time() * 1000)):
             fail(f"{old} -> {new} is already decided (see heroes relaunch list)")
         click.echo(f"{old} -> {new}: {status}"
                    + (f"; watches follow {new}" if status == "confirmed" else ""))
         named = rules_naming(ctx.settings.alerts.rules, old) if status == "confirmed" else []
         if named:
-            click.echo(f"alert rules naming {old}: {', '.join(named)}; add {new} to their "
-                       "query")
+            click.echo(f"alert rules naming {old} now match {new} too: {', '.join(named)}")
     finally:
         db.close()
 
@@ -251,7 +252,7 @@ def _decide(ctx: Context, old: str, new: str, status: str) -> None:
 @click.argument("new")
 @pass_context
 def relaunch_confirm(ctx: Context, old: str, new: str) -> None:
-    """Confirm that NEW is OLD relaunched: the watch on OLD moves to NEW."""
+    """Confirm that NEW is OLD relaunched: the watch and the alert rules naming OLD follow NEW."""
     _decide(ctx, old, new, "confirmed")
 
 

@@ -29,7 +29,7 @@ from heroes.console.respond import DataFn, audit, context, fail, public, run
 from heroes.console.searchreq import RequestError
 from heroes.console.security import USERS, session_of
 from heroes.console.state import AUDIT, READER, SETTINGS
-from index.hashsets.importer import FORMATS
+from heroes.console.upload import UPLOAD_FORMATS
 from index.hashsets.registry import HASH_TYPES
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ async def _alerts(request: web.Request) -> dict[str, Any]:
 
 async def _hashes(request: web.Request) -> dict[str, Any]:
     data = await inbox.hash_lists(await _backend(request))
-    return {**data, "formats": list(FORMATS), "types": HASH_TYPES.names(),
+    return {**data, "formats": list(UPLOAD_FORMATS), "types": HASH_TYPES.names(),
             **await hits.precision(request), **await hygiene.lists_state(request)}
 
 

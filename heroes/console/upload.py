@@ -1,5 +1,7 @@
 """Hash-list import by upload: the same importer, formats and line-numbered errors as
-``heroes hashes import``.
+``heroes hashes import``, MISP events and STIX bundles included (``format`` misp or stix:
+the list's source names the event or bundle, and the values of types no list holds are
+counted in the answer).
 
 The upload is written to a private temporary directory under ``<data_dir>/console/uploads``
 with its original file name (the suffix picks the format, as on the command line), imported
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from documents import Document
+from exchange.importing import EXCHANGE_FORMATS, import_exchange
 from heroes.console.searchreq import RequestError
 from index.hashsets.cluster_lists import ClusterLists
 from index.hashsets.errors import HashSetError
@@ -30,6 +33,7 @@ from index.hunt.targets import hunt_command
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_LISTED = 1000  # problems listed in one answer; the count covers them all
+UPLOAD_FORMATS = (*FORMATS, *EXCHANGE_FORMATS)
 
 
 def safe_filename(name: str) -> str:
@@ -56,8 +60,11 @@ def import_upload(
     With ``cluster`` (hash lists that live in the cluster) the imported list is published
     there, as ``heroes hashes import`` does, so every machine's matching follows it.
     """
-    if fmt and fmt not in FORMATS:
-        raise RequestError("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+    if fmt and fmt not in UPLOAD_FORMATS:
+        raise RequestError("format", f"{fmt!r} is not one of {', '.join(UPLOAD_FORMATS)}")
+    if type_name and fmt in EXCHANGE_FORMATS:
+        raise RequestError("type", f"a type does not apply to {fmt}: each value's type comes "
+                           "from the file")
     if type_name and type_name not in HASH_TYPES.names():
         raise RequestError("type", f"{type_name!r} is not one of {', '.join(HASH_TYPES.names())}")
     if not content:
@@ -74,20 +81,29 @@ def import_upload(
         if len(listed) < MAX_LISTED:
             listed.append(problem.replace(prefix, ""))
 
+    exchanged: dict[str, Any] = {}
     try:
         path = workdir / name
         path.write_bytes(content)
-        report = import_file(
-            path,
-            members,
-            append,
-            list_name=list_name,
-            fmt=fmt,
-            type_name=type_name,
-            category=category,
-            max_document_bytes=max_document_bytes,
-            on_problem=note,
-        )
+        if fmt in EXCHANGE_FORMATS:
+            result = import_exchange(
+                path, fmt, members, append, list_name=list_name, category=category,
+                max_document_bytes=max_document_bytes, on_problem=note)
+            report = result.report
+            exchanged = {"source": result.source, "objects": result.objects,
+                         "not_imported": result.skipped_text if result.skipped else ""}
+        else:
+            report = import_file(
+                path,
+                members,
+                append,
+                list_name=list_name,
+                fmt=fmt,
+                type_name=type_name,
+                category=category,
+                max_document_bytes=max_document_bytes,
+                on_problem=note,
+            )
         if cluster is not None and report.good:
             cluster.publish(members, report.list)
     except HashSetError as exc:
@@ -108,4 +124,5 @@ def import_upload(
         "problem_count": report.bad,
         # What was indexed before the list is not matched at ingest: the command that is.
         "hunt": hunt_command(report.list),
+        **exchanged,
     }

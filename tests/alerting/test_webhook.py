@@ -24,6 +24,7 @@ from alerting.state import AlertState
 from alerting.webhook import WebhookChannel, WebhookKeyMissing, load_key, signature, verify
 from config import Settings
 from config.sections.alerts import AlertRule, AlertSettings, WebhookSettings
+from telemetry.metrics import REGISTRY
 from tests.alerting.lab_webhook import Receiver, free_port
 
 KEY = b"lab-webhook-key"
@@ -50,6 +51,10 @@ def raise_alert(settings: Settings, key: str = "infohash:9a1b") -> str:
         return alert
     finally:
         db.close()
+
+
+def webhooks_counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("heroes_alert_webhooks_total", {"outcome": outcome}) or 0.0
 
 
 @pytest.fixture
@@ -96,7 +101,9 @@ async def test_a_signed_alert_reaches_the_receiver(tmp_path: Path,
         sender = Sender(settings, None)
         sender_of.append(sender)
         sender.open()
+        sent_before = webhooks_counted("sent")
         assert await sender.run_once() == 1
+        assert webhooks_counted("sent") == sent_before + 1
         [(delivery, body)] = receiver.accepted
         assert body["id"] == alert and body["rule"] == "flagged-hit"
         assert body["url"] == f"http://console.localhost/alerts/{alert}"
@@ -118,7 +125,9 @@ async def test_a_bad_signature_is_refused_and_not_retried(tmp_path: Path,
         sender = Sender(settings, None)
         sender_of.append(sender)
         sender.open()
+        failed_before = webhooks_counted("failed")
         assert await sender.run_once() == 0
+        assert webhooks_counted("failed") == failed_before + 1
         assert receiver.refused == 1 and not receiver.accepted
         [message] = sender.outbox.messages()
         assert message.status == "failed" and "401" in message.last_error

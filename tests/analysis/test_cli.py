@@ -11,6 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from alerting.db import AlertDB, alert_db_path
 from analysis.state import AnalysisDB, analysis_db_path
 from config import Settings
 from documents import Service
@@ -86,7 +87,12 @@ def test_relaunch_watch_list_and_confirm(make_settings: Callable[..., Settings],
     assert f"{old.host} -> {new.host}  candidate" in out
     code, out = _run(data, "--config", str(config), "relaunch", "confirm", old.host, new.host)
     assert code == 0 and f"watches follow {new.host}" in out, out
-    assert f"alert rules naming {old.host}: old-shop; add {new.host}" in out
+    assert f"alert rules naming {old.host} now match {new.host} too: old-shop" in out
+    follows = AlertDB(alert_db_path(data))
+    try:
+        assert follows.follows() == [(old.host, new.host)]
+    finally:
+        follows.close()
     code, out = _run(data, "relaunch", "confirm", old.host, new.host)
     assert code == 2 and "already decided" in out
     db = AnalysisDB(analysis_db_path(data))

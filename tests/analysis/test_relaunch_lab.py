@@ -1,6 +1,6 @@
 """A watched lab site taken down and re-served under a new onion with the same favicon, PGP
 key and template: the relaunch alert names both onions with the evidence, and confirming it
-moves the watch."""
+moves the watch and the alert rules that named the old onion."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from datetime import timedelta
 
 from alerting.db import AlertDB, alert_db_path
 from alerting.state import AlertState
+from analysis.relaunch import decide
 from analysis.state import AnalysisDB, analysis_db_path
 from config import Settings
-from documents import Service
+from documents import Page, Service
 from heroes.lab.operators import OperatorSite, operator_world, relaunch_pair
 from index.store import Store
 from query.model import Search, Term
@@ -20,8 +21,10 @@ from tests.analysis.lab_index import T0, analyse, index, site_documents, world_d
 
 async def test_a_relaunch_alerts_with_both_onions_and_confirming_moves_the_watch(
         make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings()
     old, new = relaunch_pair()
+    watched = {"name": "watched-shop", "type": "keyword", "kinds": ["page"],
+               "query": f"host:{old.host}", "realert_s": 0}
+    settings = make_settings(alerts={"rules": [watched]})
     others = operator_world(kinds=("favicon",), decoys=2)
     await index(settings, [*site_documents(old, T0), *world_documents(others, T0)])
     db = AnalysisDB(analysis_db_path(settings.data_dir))
@@ -47,7 +50,8 @@ async def test_a_relaunch_alerts_with_both_onions_and_confirming_moves_the_watch
             assert e["old_record"] and e["new_record"]
 
         alerts = AlertState(AlertDB(alert_db_path(settings.data_dir)))
-        (alert,) = alerts.list()
+        (alert,) = [a for a in alerts.list() if a.rule_type == "relaunch"]
+        assert {a.key for a in alerts.list() if a.rule == "watched-shop"} == {old.host}
         alerts.db.close()
         assert alert.rule_type == "relaunch"
         assert old.host in alert.summary and new.host in alert.summary
@@ -55,7 +59,10 @@ async def test_a_relaunch_alerts_with_both_onions_and_confirming_moves_the_watch
         assert facts["Old onion"] == old.host and facts["New onion"] == new.host
         assert "Shared favicon" in facts and "Shared pgp" in facts
 
-        assert db.decide_relaunch(old.host, new.host, "confirmed", "analyst", 1)
+        assert decide(db, alert_db_path(settings.data_dir), old.host, new.host, "confirmed",
+                      "analyst", 1)
+        assert not decide(db, alert_db_path(settings.data_dir), old.host, new.host,
+                          "rejected", "analyst", 2)
         assert [w[0] for w in db.watches()] == [new.host]
         assert db.watches()[0][2] == old.host
         assert db.followed(old.host) == new.host
@@ -71,6 +78,19 @@ async def test_a_relaunch_alerts_with_both_onions_and_confirming_moves_the_watch
     assert found["hits"]["total"]["value"] == 1
     again = await analyse(settings)
     assert again.relaunches == 0
+
+    # The rule written for the old onion now alerts on the new one's pages, saying why.
+    await index(settings, [Page(url=f"http://{new.host}/new-listing",
+                                fetched_at=down + timedelta(days=2), title="New listing",
+                                text="garden lamp")])
+    alerts = AlertState(AlertDB(alert_db_path(settings.data_dir)))
+    try:
+        (followed,) = [a for a in alerts.list() if a.rule == "watched-shop"
+                       and a.key == new.host]
+        assert dict(followed.facts)["Followed"] == (
+            f"{old.host} -> {new.host} (relaunch confirmed)")
+    finally:
+        alerts.db.close()
 
 
 async def watched_then_relaunched(settings: Settings, old: OperatorSite,
@@ -108,3 +128,8 @@ async def test_above_the_auto_confidence_the_watch_follows_without_an_analyst(
         assert [w[0] for w in db.watches()] == [new.host]
     finally:
         db.close()
+    alerts = AlertDB(alert_db_path(settings.data_dir))
+    try:
+        assert alerts.follows() == [(old.host, new.host)]
+    finally:
+        alerts.close()

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from analysis.runner import AnalyseRole
 from config import Settings
 from heroes.lab.operators import operator_world
 from index.store import Store
+from telemetry.metrics import REGISTRY
 from tests.analysis.lab_index import T0, index, live_clusters, world_documents
+
+
+def sample(name: str, **labels: str) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
 
 
 async def _until(condition: Callable[[], bool], timeout_s: float = 60.0) -> None:
@@ -36,7 +41,15 @@ async def test_the_forever_role_picks_up_new_documents_and_stops(
             await _until(lambda: role.counters.pages == len(first) + len(later))
             stop.set()
             await asyncio.wait_for(task, timeout=30)
+            # What a scrape of the role's metrics says (the listener serves this registry).
+            assert sample("heroes_analysed_documents_total", kind="page") == (
+                len(first) + len(later))
+            assert sample("heroes_analysis_output_total", what="clusters") == 2
+            behind = sample("heroes_analysis_cursor_age_seconds", kind="page")
+            assert behind is not None and behind >= (
+                datetime.now(UTC) - (T0 + timedelta(days=2))).total_seconds()
         assert role.counters.clusters_written == 2
+        assert sample("heroes_analysed_documents_total", kind="page") is None
     finally:
         store.close()
     # The cluster documents went to the spool, for whichever process drains it.

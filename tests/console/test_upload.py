@@ -14,9 +14,11 @@ BIG_INT = "1" + "0" * 4999
 MD5_GOOD = "0123456789abcdef0123456789abcdef"
 
 
-def upload(client: Client, filename: str, content: bytes) -> tuple[int, dict[str, Any]]:
+def upload(client: Client, filename: str, content: bytes, **fields: str
+           ) -> tuple[int, dict[str, Any]]:
     boundary = "----heroes-upload-boundary"
-    body = (
+    body = "".join(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'
+                   f"{v}\r\n" for k, v in fields.items()).encode() + (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
         f'filename="{filename}"\r\nContent-Type: application/json\r\n\r\n'.encode()
         + content
@@ -73,3 +75,41 @@ def test_upload_with_nothing_good_is_400_with_the_messages(admin: Client) -> Non
     status, answer = upload(admin, "utf16.json", '{"value": []}'.encode("utf-16"))
     assert status == 400, answer
     assert answer["error"]["message"].startswith("utf16.json:1: the file is UTF-16")
+
+
+def test_a_stix_bundle_upload_names_its_bad_objects_and_imports_the_rest(admin: Client
+                                                                         ) -> None:
+    good = {"type": "indicator", "spec_version": "2.1",
+            "id": "indicator--1f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+            "created": "2026-11-01T00:00:00.000Z", "modified": "2026-11-01T00:00:00.000Z",
+            "valid_from": "2026-11-01T00:00:00Z", "pattern_type": "stix",
+            "pattern": f"[file:hashes.MD5 = '{MD5_GOOD}']"}
+    broken = {**good, "id": "indicator--2f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+              "pattern": "[broken"}
+    bundle = {"type": "bundle", "id": "bundle--3f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b",
+              "objects": [good, broken]}
+    status, report = upload(admin, "shared.json", json.dumps(bundle, indent=1).encode(),
+                            format="stix", list="partner")
+    assert status == 400, report
+    assert (report["list"], report["imported"], report["problem_count"]) == ("partner", 1, 1)
+    assert report["source"] == (
+        "STIX bundle bundle--3f2e3d4c-5b6a-4978-8a9b-0c1d2e3f4a5b (shared.json)")
+    [problem] = report["problems"]
+    assert problem.startswith("shared.json:") and broken["id"] in problem
+    # A type is the file's to say; an unknown format is named with the ones there are.
+    status, answer = upload(admin, "shared.json", json.dumps(bundle).encode(), format="misp",
+                            type="md5")
+    assert status == 400 and answer["error"]["param"] == "type", answer
+    status, answer = upload(admin, "x.json", b"{}", format="openioc")
+    assert status == 400 and "misp, stix" in answer["error"]["message"], answer
+
+
+def test_a_misp_event_upload_is_imported_with_its_source(admin: Client) -> None:
+    event = {"Event": {"uuid": "5b1d7f0e-1c2d-4e3f-8a9b-0c1d2e3f4a5c", "info": "partner",
+                       "Attribute": [{"type": "md5", "value": "f" * 32},
+                                     {"type": "text", "value": "a note"}]}}
+    status, report = upload(admin, "event.json", json.dumps(event).encode(), format="misp",
+                            list="partner-misp")
+    assert status == 200, report
+    assert report["imported"] == 1
+    assert report["source"].startswith("MISP event 5b1d7f0e-1c2d-4e3f-8a9b-0c1d2e3f4a5c")
