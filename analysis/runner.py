@@ -31,7 +31,7 @@ from analysis.neardup import NearDuplicates
 from analysis.pdqnear import PdqNear
 from analysis.relaunch import RelaunchAlerter, decide, find_relaunches
 from analysis.state import AnalysisDB, analysis_db_path
-from analysis.values import epoch_ms, page_sightings, service_sightings
+from analysis.values import epoch_ms, page_member, page_sightings, service_sightings
 from config.sections.analysis import AnalysisSettings
 from documents import Document
 from index.backends.base import Backend
@@ -164,28 +164,30 @@ class Analyser:
             AnalysisDB.set_cursor(conn, kind, newest)
 
     def _page(self, conn: Any, source: dict[str, Any], doc_id: str, at: int) -> None:
-        host = str(source.get("host") or "")
-        if not host:
+        member, kind = page_member(source, self.settings.ad_boards)
+        if not member:
             return
-        AnalysisDB.touch_member(conn, host, "service", at)
-        sightings = page_sightings(source, doc_id)
+        AnalysisDB.touch_member(conn, member, kind, at)
+        sightings = page_sightings(source, doc_id, self.settings.ad_boards)
         for torrent in {s.member for s in sightings if s.kind == "torrent"}:
             AnalysisDB.touch_member(conn, torrent, "torrent", at)
         AnalysisDB.add_sightings(conn, sightings)
         sig = self.near.signature(str(source.get("text") or ""))
         if sig is not None:
-            AnalysisDB.add_minhash(conn, doc_id, host, at, NearDuplicates.signature_bytes(sig))
+            AnalysisDB.add_minhash(conn, doc_id, member, at, NearDuplicates.signature_bytes(sig))
             for other, jaccard in self.near.add(doc_id, sig):
                 found = self.db.minhash_member(other)
-                self._near_pair(conn, "text_near", (doc_id, host, at), other, found, jaccard)
+                self._near_pair(conn, "text_near", (doc_id, member, at), other, found,
+                                jaccard)
         for media in source.get("media") or ():
             hex_value = media.get("pdq") if isinstance(media, dict) else None
             if not hex_value:
                 continue
-            AnalysisDB.add_pdq(conn, doc_id, host, at, str(hex_value))
+            AnalysisDB.add_pdq(conn, doc_id, member, at, str(hex_value))
             for other, distance in self.pdq.add(doc_id, str(hex_value)):
                 found = self.db.pdq_member(other)
-                self._near_pair(conn, "pdq_near", (doc_id, host, at), other, found, distance)
+                self._near_pair(conn, "pdq_near", (doc_id, member, at), other, found,
+                                distance)
 
     def _service(self, conn: Any, source: dict[str, Any], doc_id: str, at: int) -> None:
         host = str(source.get("host") or "")
@@ -202,7 +204,7 @@ class Analyser:
     def _near_pair(conn: Any, type_: str, mine: tuple[str, str, int], other: str,
                    found: tuple[str, int] | None, score: float) -> None:
         if found is None or found[0] == mine[1]:
-            return  # the same service's own pages are not a link
+            return  # the same member's own pages are not a link
         AnalysisDB.add_near(conn, type_, mine, (other, found[0], found[1]), score)
 
     def _finish_batch(self) -> None:

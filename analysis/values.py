@@ -1,7 +1,8 @@
 """The linking values a page or a service carries: pure functions over ``_source`` dicts.
 
 A :class:`Sighting` is one value (``type``, ``value``) carried by one member (a service,
-keyed by its onion) at one time, from one record (a document id). Types are the pivot names
+keyed by its onion; on an ad board a page, keyed by its URL) at one time, from one record
+(a document id). Types are the pivot names
 of :data:`documents.pivots.PIVOT_NAMES` and ``wallet`` (btc, xmr, eth), ``pgp`` (key
 fingerprints), ``email``, ``phone`` and ``infohash`` (a torrent the page links to; the
 torrent itself is then a member, keyed by its infohash) from the page entities.
@@ -11,7 +12,7 @@ or a hint only (``weak``). No settings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -54,10 +55,23 @@ def epoch_ms(value: Any) -> int:
     return int(when.timestamp() * 1000)
 
 
-def page_sightings(source: Mapping[str, Any], record: str) -> list[Sighting]:
-    """The values of one ``page`` source, each sighted on the page's service."""
+def page_member(source: Mapping[str, Any], ad_boards: Collection[str]
+                ) -> tuple[str, Literal["service", "page"]]:
+    """The member a page's values are sighted on: its service, or on an ad board the page
+    itself (keyed by its URL); ("", "service") for a page without a host."""
     host = str(source.get("host") or "")
-    if not host or not source.get("fetched_at"):
+    if host and host in ad_boards and source.get("url"):
+        return str(source["url"]), "page"
+    return host, "service"
+
+
+def page_sightings(source: Mapping[str, Any], record: str,
+                   ad_boards: Collection[str] = ()) -> list[Sighting]:
+    """The values of one ``page`` source, each sighted on the page's member
+    (:func:`page_member`). A page of an ad board carries its own values only: the board's
+    pivots (favicon, trackers, header and DOM hashes) are the board's, not the poster's."""
+    member, kind = page_member(source, ad_boards)
+    if not member or not source.get("fetched_at"):
         return []
     at = epoch_ms(source["fetched_at"])
     lang, url = str(source.get("lang") or ""), str(source.get("url") or "")
@@ -65,15 +79,15 @@ def page_sightings(source: Mapping[str, Any], record: str) -> list[Sighting]:
     entities = source.get("entities") or {}
     for field, type_ in ENTITY_TYPES.items():
         for value in entities.get(field) or ():
-            found[(type_, value)] = Sighting(type_, str(value), host, "service", at, record,
+            found[(type_, value)] = Sighting(type_, str(value), member, kind, at, record,
                                              lang, url)
-    for type_, value in _pivot_values(source):
-        found[(type_, value)] = Sighting(type_, value, host, "service", at, record, lang, url)
+    for type_, value in _pivot_values(source) if kind == "service" else ():
+        found[(type_, value)] = Sighting(type_, value, member, kind, at, record, lang, url)
     sightings = list(found.values())
     # A torrent the page links to is a member of its own, carrying its infohash: it joins
     # the services that post it, and two services posting it are linked through it.
     for infohash in dict.fromkeys(entities.get("infohashes") or ()):
-        sightings.append(Sighting("infohash", str(infohash), host, "service", at, record,
+        sightings.append(Sighting("infohash", str(infohash), member, kind, at, record,
                                   lang, url))
         sightings.append(Sighting("infohash", str(infohash), str(infohash), "torrent", at,
                                   record, lang, url))

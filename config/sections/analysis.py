@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from config.sections.base import Section
+from identifiers import IDENTIFIERS, InvalidIdentifier
 
 
 class AnalysisSettings(Section):
@@ -67,3 +68,22 @@ class AnalysisSettings(Section):
         3600.0, ge=0, le=30 * 86_400,
         description="Each run rereads documents this much older than the last one read "
         "(documents that reached the index late), skipping those already analysed.")
+    ad_boards: list[str] = Field(
+        default_factory=list,
+        description="Onions where many unrelated people post (ad boards, forums, markets): "
+        "each page there (an advert, a thread) is a cluster member of its own, linked by the "
+        "wallets, keys, e-mails, phones, torrents, text and pictures it carries, not by the "
+        "board's own favicon, trackers or templates.")
+
+    @field_validator("ad_boards")
+    @classmethod
+    def _onions(cls, hosts: list[str]) -> list[str]:
+        onion = IDENTIFIERS.get("onion")
+        out = []
+        for i, host in enumerate(hosts):
+            try:
+                out.append(onion.parse(host))
+            except InvalidIdentifier as exc:
+                raise ValueError(f"item {i}: {host!r} is not an onion address: {exc}"
+                                 ) from None
+        return out

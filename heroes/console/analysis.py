@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
@@ -33,6 +34,15 @@ EDGE_COLOURS = {
     "text_near": "#666666", "pdq_near": "#999999", "infohash": "#17becf",
 }
 MAX_DRAWN = 60
+
+
+def member_href(kind: str, key: str) -> str:
+    """Where a cluster member is shown: its service or infohash view, a page's captures."""
+    if kind == "torrent":
+        return f"/infohash/{quote(key, safe='')}"
+    if kind == "page":
+        return "/search?" + urlencode({"kind": "page", "q": f'url:"{key}"'})
+    return f"/service/{quote(key, safe='')}"
 
 
 async def _backend(request: web.Request) -> Any:
@@ -72,7 +82,8 @@ async def cluster_view(request: web.Request) -> dict[str, Any]:
         found = await cluster_of(backend, key)
     if found is None:
         raise NotFound(f"no cluster {key!r} and no cluster with member {key!r}")
-    return {"cluster": found.source(), "_graph": graph(found)}
+    return {"cluster": found.source(), "_graph": graph(found),
+            "_href": {m.key: member_href(m.kind, m.key) for m in found.members}}
 
 
 def graph(cluster: Cluster) -> dict[str, Any]:
@@ -88,8 +99,7 @@ def graph(cluster: Cluster) -> dict[str, Any]:
         at[m.key] = (x, y)
         nodes.append({"key": m.key, "label": m.key[:10] + "…" if len(m.key) > 12 else m.key,
                       "x": x, "y": y, "kind": m.kind,
-                      "href": f"/infohash/{m.key}" if m.kind == "torrent" else
-                      f"/service/{m.key}"})
+                      "href": member_href(m.kind, m.key)})
     lines = []
     for e in cluster.edges:
         if e.a in at and e.b in at:
