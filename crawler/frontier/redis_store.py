@@ -158,12 +158,17 @@ _LEASE = _COMMON + r"""
 local n, lease_ms, worker, affinity = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5],
                                       tonumber(ARGV[6])
 local now, out = now_ms(), {}
--- Held by another crawler: it holds leases of the host, or leased one a moment ago.
+-- This crawler is alive for a lease's time (renewals say so too): a crawler that died
+-- holding hosts without leases frees them when this runs out, not after the affinity.
+redis.call('SET', P .. ':alive:' .. worker, '1', 'PX', lease_ms)
+-- Held by another crawler that is alive: it holds leases of the host, or leased one a
+-- moment ago.
 local function held_by_other(h)
   if affinity <= 0 then return false end
   local holder, held_until, leased = unpack(redis.call('HMGET', hk(h), 'holder', 'held_until',
                                                        'leased'))
   if not holder or holder == worker then return false end
+  if redis.call('EXISTS', P .. ':alive:' .. holder) == 0 then return false end
   return tonumber(leased or '0') > 0 or tonumber(held_until or '0') > now
 end
 reap(now)
@@ -205,6 +210,7 @@ return out
 # ARGV: P, cap, lease_ms, worker, keys*
 _RENEW = _COMMON + r"""
 local lease_ms, worker, now, held = tonumber(ARGV[3]), ARGV[4], now_ms(), 0
+redis.call('SET', P .. ':alive:' .. worker, '1', 'PX', lease_ms)
 for i = 5, #ARGV do
   if redis.call('HGET', P .. ':w', ARGV[i]) == worker then
     redis.call('ZADD', P .. ':l', now + lease_ms, ARGV[i])

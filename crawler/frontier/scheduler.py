@@ -335,9 +335,10 @@ class Frontier:
 
     def _renew(self) -> None:
         # A timer, not next_request: Scrapy stops asking for requests while its slots are full.
-        if self._held:
-            held = list(self._held)
-            self._call(lambda: self.store.renew(self.worker, held))
+        # With nothing held it still says this crawler is alive (the hosts it is with stay
+        # its own; those of a crawler that stopped saying so are free).
+        held = list(self._held)
+        self._call(lambda: self.store.renew(self.worker, held))
 
     # -- for other components (middlewares, status) ---------------------------------------
 

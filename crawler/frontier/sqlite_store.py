@@ -6,7 +6,9 @@ canonical URL with its state and ``due`` (when it may be leased; for a leased ro
 lease runs out); ``frontier_hosts`` one row per host with its counts, its turn in the round
 robin, ``next_due`` (the earliest due time of its queued URLs that were not yet due when the
 host was last ranked) and the time before which it is not served (``defer_host``);
-``frontier_holders`` the crawler each host is with (``frontier.host_affinity_s``); and
+``frontier_holders`` the crawler each host is with (``frontier.host_affinity_s``);
+``frontier_workers`` until when each crawler counts as alive (a lease's time after its last
+lease or renewal); and
 ``frontier_ready`` the hosts with URLs due, ranked by the priority of their best due URL,
 then by turn, so the best class of URLs (new, then changed, then stale) is leased first
 across all hosts and hosts take turns within it. A host is ranked again whenever its queue
@@ -82,6 +84,12 @@ CREATE TABLE IF NOT EXISTS frontier_holders (
     host TEXT PRIMARY KEY,
     worker TEXT NOT NULL,
     until REAL NOT NULL
+);
+-- A crawler is alive for a lease's time after each lease or renewal: the hosts held by one
+-- that is not are free.
+CREATE TABLE IF NOT EXISTS frontier_workers (
+    worker TEXT PRIMARY KEY,
+    alive_until REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS frontier_uptime_only (host TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS frontier_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -215,13 +223,16 @@ class SqliteFrontierStore(FrontierStore):
             # One URL of the best-ranked host at a time: that host goes to the back of its
             # class (its turn), so hosts take turns within the best class there is.
             affinity = self.options.host_affinity_s
+            self._alive(db, worker, now)
             while len(out) < n:
                 best = db.execute(
                     "SELECT r.host FROM frontier_ready AS r INDEXED BY frontier_ready_rank"
                     " CROSS JOIN frontier_hosts AS h ON h.host = r.host"
                     " WHERE h.leased < :cap AND h.not_before <= :now AND (:affinity <= 0"
                     " OR NOT EXISTS (SELECT 1 FROM frontier_holders AS x WHERE x.host = r.host"
-                    " AND x.worker != :worker AND (x.until > :now OR h.leased > 0)))"
+                    " AND x.worker != :worker AND (x.until > :now OR h.leased > 0)"
+                    " AND EXISTS (SELECT 1 FROM frontier_workers AS w WHERE w.worker = x.worker"
+                    " AND w.alive_until > :now)))"
                     " ORDER BY r.top DESC, r.turn LIMIT 1",
                     {"cap": self.host_concurrency, "now": now, "affinity": affinity,
                      "worker": worker}).fetchone()
@@ -247,9 +258,15 @@ class SqliteFrontierStore(FrontierStore):
     def renew(self, worker: str, keys: Iterable[str]) -> int:
         keys = list(keys)
         with self._tx() as db:
-            due = self.clock() + self.options.lease_s
+            now = self.clock()
+            self._alive(db, worker, now)
+            due = now + self.options.lease_s
             return sum(db.execute("UPDATE frontier SET due = ? WHERE key = ? AND state = 1"
                                   " AND worker = ?", (due, key, worker)).rowcount for key in keys)
+
+    def _alive(self, db: sqlite3.Connection, worker: str, now: float) -> None:
+        db.execute("INSERT OR REPLACE INTO frontier_workers (worker, alive_until) VALUES (?, ?)",
+                   (worker, now + self.options.lease_s))
 
     def _row(self, db: sqlite3.Connection, key: str) -> tuple[str, int, str | None, int] | None:
         return db.execute("SELECT host, state, worker, attempts FROM frontier WHERE key = ?",

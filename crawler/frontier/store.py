@@ -13,11 +13,12 @@ than ``crawler.concurrency_per_host`` URLs of one host are leased at once, so a 
 cannot take every slot, and a deferred host is skipped whatever its rank. A host stays with
 the crawler that leased its URLs while that crawler holds any of them and
 ``frontier.host_affinity_s`` after its last lease (not after it released its leases or they
-ran out): other crawlers skip it, so one crawler's politeness (its streams, delays and a rate
-limit learned from 429s) sees all of the host's traffic, and several crawlers never add up to
-more than one polite crawler on one onion. A lease that runs out puts its URL back in the
-queue (checked on every ``lease``). Times are relative (seconds from now) in the interface,
-so crawlers on machines with skewed clocks agree.
+ran out, nor once the crawler has not leased or renewed for ``frontier.lease_s``: it died
+between two fetches of the host): other crawlers skip it, so one crawler's politeness (its
+streams, delays and a rate limit learned from 429s) sees all of the host's traffic, and
+several crawlers never add up to more than one polite crawler on one onion. A lease that
+runs out puts its URL back in the queue (checked on every ``lease``). Times are relative
+(seconds from now) in the interface, so crawlers on machines with skewed clocks agree.
 
 Every operation may raise :class:`FrontierUnavailable` (the store cannot be reached): the
 operation did not happen, or happened in full; retrying it is safe. Backends:

@@ -156,6 +156,15 @@ def test_a_host_stays_with_its_crawler_while_it_holds_leases_and_a_while_after(
     assert [e.host for e in crashed.lease("dead", 1)] == [HOST_C]
     got = poll(lambda: alive.lease("alive", 5), "the dead crawler's host free", 10.0)
     assert {e.host for e in got} == {HOST_C} and len(got) == 2
+    # One that died between two fetches of a host (no lease held, the affinity still
+    # running) frees it once it has not leased or renewed for a lease's time, not 60 s.
+    crashed.push([NewUrl(url(HOST_D, f"p{i}")) for i in range(2)])
+    (taken,) = crashed.lease("dead-between", 1)
+    assert taken.host == HOST_D and crashed.ack("dead-between", [taken.key]) == 1
+    assert alive.lease("alive", 5) == []  # alive a moment ago: the host is still its own
+    got = poll(lambda: alive.lease("alive", 5), "the host of a crawler that died between "
+               "two fetches free", 10.0)
+    assert [e.host for e in got] == [HOST_D]
 
 
 def test_a_url_is_leased_to_one_worker_at_a_time(make_store: Factory) -> None:
