@@ -27,6 +27,7 @@ import asyncio
 import base64
 import json
 import logging
+import mimetypes
 import signal
 import sys
 import time
@@ -112,6 +113,11 @@ def _conditional(request: web.Request, body: bytes, etag: str, modified_s: float
     headers = {"ETag": etag, "Last-Modified": dyn.http_date(modified_s), **(extra or {})}
     if dyn.not_modified(request.headers, etag, modified_s):
         return web.Response(status=304, headers={"Server": "nginx", **headers})
+    kind = mimetypes.guess_type(request.path)[0]
+    if kind is not None and not kind.startswith("text/"):
+        # An operator site's favicon and picture, as a web server would type them.
+        return web.Response(status=200, body=body, content_type=kind,
+                            headers={"Server": "nginx", **headers})
     return _html(200, body, headers)
 
 

@@ -22,7 +22,11 @@ The population (34 published services, 3 dead ones):
   period, and stable articles);
 * ``pop-hidden-1`` and ``pop-hidden-2``: published, but written only as plain text on other
   pages (never linked);
-* ``pop-dead-1..3``: valid addresses that are never published.
+* ``pop-dead-1..3``: valid addresses that are never published;
+* ``pop-op-*``: the operator groups of :mod:`heroes.lab.operators` (sites sharing an
+  analytics id, a favicon, a PGP key, a template, contacts or a picture, and decoys sharing
+  only common values), each site with its favicon and picture; linked from nowhere, so only
+  a crawl seeded with them (:func:`operator_sites`) reaches them.
 
 The behaviour (delays, limits, changing pages, the trap, withdrawing descriptors) lives in
 :mod:`heroes.lab.population_server`; this module only names where it applies. Reads no
@@ -32,11 +36,14 @@ settings.
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from heroes.lab.operators import OperatorSite, operator_world
+from heroes.lab.site_entities import service_key
 from heroes.lab.site_pages import SENTENCES, WORDS, SitePage, SiteWorld
 
 PREFIX = "pop-"
@@ -61,6 +68,7 @@ CALENDAR_START = (2026, 1)
 # Answered 204 by every published service at once (no delay, no limit): the start-up check.
 PROBE_PATH = "/lab-probe"
 KEY_SUFFIX = ".hs_ed25519_secret_key"
+OPERATOR_PREFIX = "pop-op-"
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ class ServiceSpec:
     """One population service: what it is and how it behaves.
 
     ``role`` is one of ``directory``, ``generic``, ``mirror``, ``intermittent``, ``slow``,
-    ``rate_limited``, ``trap``, ``changing``, ``text_only``, ``dead``.
+    ``rate_limited``, ``trap``, ``changing``, ``text_only``, ``dead``, ``operator``.
     """
 
     name: str
@@ -98,8 +106,22 @@ def plan() -> list[ServiceSpec]:
         ServiceSpec(NEWS, "changing", size=5),
         *(ServiceSpec(name, "text_only", "paste", 3) for name in HIDDEN),
         *(ServiceSpec(name, "dead", published=False) for name in DEAD),
+        *(ServiceSpec(name, "operator", size=1) for name in _operator_names()),
     ]
     return specs
+
+
+def _operator_service(site_name: str) -> str:
+    return OPERATOR_PREFIX + re.sub(r"[^a-z0-9]+", "-", site_name.lower()).strip("-")
+
+
+def _operator_names() -> list[str]:
+    return [_operator_service(site.name) for site in operator_world()]
+
+
+def operator_sites(seed: int) -> list[OperatorSite]:
+    """The operator sites the population with ``seed`` serves, under their onions."""
+    return operator_world(onion=lambda name: service_key(seed, _operator_service(name)).hostname)
 
 
 _ITEM = {"market": "Listing", "forum": "Thread", "paste": "Paste"}
@@ -194,7 +216,8 @@ def _build_directory(w: SiteWorld, specs: list[ServiceSpec]) -> SitePage:
     index = w.page(DIRECTORY, "/", "Onion Population Directory")
     index.p("Services seen this month. Some are slow, some come and go.")
     for spec in specs:
-        if spec.name not in (DIRECTORY, DEAD[-1]) and spec.role != "text_only":
+        if spec.name not in (DIRECTORY, DEAD[-1]) and spec.role not in ("text_only",
+                                                                           "operator"):
             label = "An older service" if spec.role == "dead" else spec.name[len(PREFIX):]
             index.link(f"http://{w.hosts[spec.name]}/", label)
     hidden = w.hosts[HIDDEN[0]]
@@ -221,6 +244,16 @@ def _write(w: SiteWorld, out_dir: Path, specs: list[ServiceSpec]) -> None:
         target.write_bytes(page.render())
 
 
+def _write_operators(sites: list[OperatorSite], out_dir: Path) -> None:
+    for site in sites:
+        root = out_dir / _operator_service(site.name)
+        files = {**site.pages, **site.images, "/favicon.ico": site.favicon}
+        for path, body in files.items():
+            target = root / (path.lstrip("/") or "index.html")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(body)
+
+
 def generate_population(out_dir: Path, seed: int = 1) -> dict[str, Any]:
     """Write the population's static pages under ``out_dir`` (replacing earlier ones) and
     return the ground truth (see :func:`heroes.lab.population.ground_truth_keys`)."""
@@ -245,7 +278,16 @@ def generate_population(out_dir: Path, seed: int = 1) -> dict[str, Any]:
     hidden = w.hosts[HIDDEN[1]]
     thread.plant("onions", hidden, f"We moved. New address: {hidden}")
     _write(w, Path(out_dir), specs)
-    return _truth(w, specs)
+    operators = operator_sites(seed)
+    _write_operators(operators, Path(out_dir))
+    truth = _truth(w, specs)
+    truth["operators"] = {}
+    for site in operators:
+        name = _operator_service(site.name)
+        truth["services"][name]["pages"] = [f"http://{site.host}{path}" for path in site.pages]
+        truth["operators"][name] = {"onion": site.host, "site": site.name, "group": site.group,
+                                    "shares": site.shares}
+    return truth
 
 
 def _truth(w: SiteWorld, specs: list[ServiceSpec]) -> dict[str, Any]:

@@ -69,7 +69,10 @@ start = int(progress.read_text()) if progress.exists() else 0
 store = Store(settings)
 for i in range(start, int(sys.argv[2]), 25):
     store.append([page(j) for j in range(i, min(i + 25, int(sys.argv[2])))])
-    progress.write_text(str(i + 25))
+    # Replaced whole: a kill while writing leaves the old count, never an empty file.
+    ahead = progress.with_suffix(".next")
+    ahead.write_text(str(i + 25))
+    ahead.replace(progress)
 """
 
 
