@@ -69,6 +69,9 @@ CALENDAR_START = (2026, 1)
 PROBE_PATH = "/lab-probe"
 KEY_SUFFIX = ".hs_ed25519_secret_key"
 OPERATOR_PREFIX = "pop-op-"
+# Pairs and two decoys: every onion more is one more descriptor the population's tor
+# publishes before the tests start (the groups of three are analysed without Tor).
+OPERATOR_WORLD = {"sites_per_group": 2, "decoys": 2}
 
 
 @dataclass(frozen=True)
@@ -116,12 +119,13 @@ def _operator_service(site_name: str) -> str:
 
 
 def _operator_names() -> list[str]:
-    return [_operator_service(site.name) for site in operator_world()]
+    return [_operator_service(site.name) for site in operator_world(**OPERATOR_WORLD)]
 
 
 def operator_sites(seed: int) -> list[OperatorSite]:
     """The operator sites the population with ``seed`` serves, under their onions."""
-    return operator_world(onion=lambda name: service_key(seed, _operator_service(name)).hostname)
+    return operator_world(**OPERATOR_WORLD,
+                          onion=lambda name: service_key(seed, _operator_service(name)).hostname)
 
 
 _ITEM = {"market": "Listing", "forum": "Thread", "paste": "Paste"}
@@ -285,6 +289,9 @@ def generate_population(out_dir: Path, seed: int = 1) -> dict[str, Any]:
     for site in operators:
         name = _operator_service(site.name)
         truth["services"][name]["pages"] = [f"http://{site.host}{path}" for path in site.pages]
+        for path in site.pages:
+            truth["pages"][f"http://{site.host}{path}"] = {
+                "service": name, "path": path, "title": site.name, "links": [], "onions": []}
         truth["operators"][name] = {"onion": site.host, "site": site.name, "group": site.group,
                                     "shares": site.shares}
     return truth

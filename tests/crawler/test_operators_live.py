@@ -36,7 +36,7 @@ def test_operator_groups_crawled_through_tor_are_clustered_with_their_reasons(
            "HEROES_CRAWLER__CONCURRENCY": "8"}
     crawl = run_heroes(lab_world, data_dir, ["crawl", *seeds, "--json"], **env)
     assert crawl.returncode == 0, crawl.stderr[-3000:]
-    summary = json.loads(crawl.stdout.strip().splitlines()[-1])
+    summary = json.loads(crawl.stdout[crawl.stdout.index("{"):])
     assert summary["pages"] >= len(seeds), summary
     analysed = run_heroes(lab_world, data_dir, ["analyse"], timeout=300, **env)
     assert analysed.returncode == 0, analysed.stderr[-3000:]

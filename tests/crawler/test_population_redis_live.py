@@ -11,6 +11,7 @@ answers in a second for this test."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections import Counter
 from pathlib import Path
@@ -71,6 +72,12 @@ def test_three_crawlers_on_the_population_one_killed_every_admitted_page_once(
     assert all(n == 1 for counts in fetched for n in counts.values())
     twice = (set(fetched[0]) | set(fetched[1])) & set(fetched[2])
     assert len(twice) <= 8 + 4, sorted(twice)  # the killed crawler's downloads in flight
+
+    # The survivors' queue was in Redis: only retries and redirects stayed in their memory.
+    for log in logs[:2]:
+        added, leased, local = map(int, re.search(
+            r"frontier: (\d+) added, (\d+) leased, (\d+) kept", log.read_text()).groups())
+        assert leased > 0 and local < (added + leased) / 4, (log.stem, added, leased, local)
 
     # The frontier's own account: every URL it admitted for a steady onion is done, and
     # each of them is in one of the spools.

@@ -1,19 +1,15 @@
-"""Crawler processes on one Redis frontier crawl the lab world, each on its own data directory
-(machines that share only Redis): three of them with one SIGKILLed mid-crawl, and two through
-a Redis stop and restart. Every reachable page is fetched and spooled, no page twice in one
-place, the queue lives in Redis (only retries and redirects stay in a crawler's memory), and
-the only pages fetched by two crawlers are those the killed one had in hand; after the outage
-the crawl resumes with no page lost or fetched twice.
+"""Two crawler processes on one Redis frontier crawl the lab world, each on its own data
+directory (machines that share only Redis), through a Redis stop and restart: the crawl
+pauses and resumes with no page lost or fetched twice, and the queue lives in Redis. The
+helpers start the crawlers of ``test_population_redis_live`` too (three on the population,
+one of them SIGKILLed).
 
 A delay between two requests to one onion keeps the lab world's crawl long enough (tens of
-seconds) for every crawler to start, take its share and be killed or paused mid-crawl."""
+seconds) for every crawler to start, take its share and be paused mid-crawl."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import subprocess
 import sys
 from collections import Counter
@@ -64,42 +60,6 @@ def frontier_status(world: LabWorld, data_dir: Path, redis_url: str,
                       timeout=60, HEROES_COORDINATION__REDIS_URL=redis_url, **(env or ENV))
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)
-
-
-def test_three_crawlers_one_killed_every_page_once(
-    lab_world: LabWorld, tmp_path: Path, redis_lab: LabRedis
-) -> None:
-    dirs = [tmp_path / name for name in ("one", "two", "three")]
-    logs = [log_path(d) for d in dirs]
-    procs = [start(lab_world, d, redis_lab.url) for d in dirs]
-    try:
-        wait_for("pages from crawler three", lambda: len(spooled_urls(dirs[2])) >= 2, procs,
-                 150, logs)
-        os.kill(procs[2].pid, signal.SIGKILL)
-        procs[2].wait(timeout=30)
-        finish(procs[:2], dirs[:2])
-    finally:
-        reap(procs)
-    reachable = set(lab_world.truth["reachable_pages"])
-    spooled = [Counter(spooled_urls(d)) for d in dirs]
-    for counts in spooled:
-        assert {u for u, n in counts.items() if n > 1} == set()
-    assert not reachable - set().union(*spooled), sorted(reachable - set().union(*spooled))[:5]
-    assert spooled[0] and spooled[1], "both survivors should have fetched pages"
-    fetched = [Counter(c["url"] for c in captures(d) if c["url"] in reachable) for d in dirs]
-    # The two that lived never fetched the same page, nor one page twice; the pages they
-    # share with the killed one were in its hands when it died (its leases came back).
-    assert set(fetched[0]) & set(fetched[1]) == set()
-    assert all(n == 1 for counts in fetched for n in counts.values())
-    twice = (set(fetched[0]) | set(fetched[1])) & set(fetched[2])
-    assert len(twice) <= 2 * WINDOW + 4, sorted(twice)
-    # The survivors' queue was in Redis: only retries and redirects stayed in their memory.
-    for log in logs[:2]:
-        added, leased, local = map(int, re.search(
-            r"frontier: (\d+) added, (\d+) leased, (\d+) kept", log.read_text()).groups())
-        assert leased > 0 and local < (added + leased) / 4, (log.stem, added, leased, local)
-    status = frontier_status(lab_world, dirs[0], redis_lab.url)
-    assert status["leased"] == 0 and status["holders"] == [], status
 
 
 def test_redis_stopped_and_restarted_mid_crawl_loses_and_repeats_nothing(
