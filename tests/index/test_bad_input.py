@@ -343,10 +343,11 @@ def test_hashes_import_with_no_good_value_is_a_user_error(tmp_path: Path) -> Non
 
 MEMORY_PROBE = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     from pathlib import Path
     from index.hashsets.rows import RawValue
     from index.hashsets.vics import read_vics
+    from telemetry.native_memory import peak_resident_kb
 
     path, megabytes = Path(sys.argv[1]), int(sys.argv[2])
     with path.open("w") as out:
@@ -358,10 +359,11 @@ MEMORY_PROBE = textwrap.dedent(
                 for j in range(i, i + 10_000)))
             i += 10_000
         out.write('{"MediaID": 0, "MD5": "%032x"}\\n]}\\n' % 0)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # This process's own peak (ru_maxrss would start at the test session's, kept over exec).
+    before = peak_resident_kb()
     with path.open("rb") as stream:
         values = sum(isinstance(v, RawValue) for v in read_vics(stream, max_bytes=8 << 20))
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    grown = peak_resident_kb() - before
     print(values, i, grown // 1024)
     """
 )
