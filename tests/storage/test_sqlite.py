@@ -64,9 +64,10 @@ def test_every_store_stamps_a_file_of_the_release_before_versions(
 ) -> None:
     path = tmp_path / f"{name}.sqlite"
     STORES[name](path).close()  # type: ignore[attr-defined]
+    current = version_of(path)
     set_version(path, 0)
     STORES[name](path).close()  # type: ignore[attr-defined]
-    assert version_of(path) == 1
+    assert version_of(path) == current >= 1
 
 
 @pytest.mark.parametrize("name", list(STORES))
