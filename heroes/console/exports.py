@@ -16,14 +16,13 @@ from aiohttp import web
 from config.sections.exchange import TLP_LEVELS
 from exchange.collect import SUBJECTS, collect
 from exchange.errors import BadSubject, SubjectNotFound
+from exchange.importing import EXCHANGE_FORMATS
 from exchange.misp_export import build_event, event_json
 from exchange.stix_export import build_bundle, bundle_json
 from heroes.console.respond import audit, form_fields, run
 from heroes.console.searchreq import RequestError
 from heroes.console.state import READER, SETTINGS
 from heroes.console.views import NotFound
-
-FORMATS = ("misp", "stix")
 
 
 async def export(request: web.Request) -> web.StreamResponse:
@@ -34,8 +33,9 @@ async def export(request: web.Request) -> web.StreamResponse:
             raise RequestError("kind", f"{kind!r} is not one of {', '.join(SUBJECTS)}")
         form = await form_fields(request)
         fmt = form.get("format", "").lower()
-        if fmt not in FORMATS:
-            raise RequestError("format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
+        if fmt not in EXCHANGE_FORMATS:
+            raise RequestError("format", f"{fmt!r} is not one of "
+                               f"{', '.join(EXCHANGE_FORMATS)}")
         settings = request.app[SETTINGS].exchange
         tlp = form.get("tlp") or settings.tlp
         if tlp not in TLP_LEVELS:
