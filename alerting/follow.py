@@ -43,11 +43,16 @@ def _named(host: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9-]){re.escape(host)}(?![a-z0-9-])", re.IGNORECASE)
 
 
+def names(text: str, host: str) -> bool:
+    """Whether the query ``text`` names the onion ``host`` (as a whole name)."""
+    return _named(host).search(text) is not None
+
+
 def followed_texts(text: str, follows: Chains) -> list[tuple[str, Moves]]:
     """The query ``text`` once per step down the chains of the onions it names, each with
     the moves applied; empty when it names none. Step k replaces every named onion by its
     k-th successor (the last one when its chain is shorter)."""
-    named = sorted(h for h, chain in follows.items() if chain and _named(h).search(text))
+    named = sorted(h for h, chain in follows.items() if chain and names(text, h))
     if not named:
         return []
     depth = max(len(follows[h]) for h in named)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from alerting.db import AlertDB
-from alerting.follow import followed_texts
+from alerting.follow import names
 from alerting.rules import Firing
 from alerting.state import AlertState
 from analysis.graph import Graph
@@ -41,19 +41,20 @@ RULE_TYPE = "relaunch"
 def rules_naming(rules: Iterable[AlertRule], host: str) -> list[str]:
     """The alert rules whose query names ``host``: those that follow it once its relaunch
     is confirmed (alerting.follow; the settings file is not rewritten)."""
-    return [r.name for r in rules if followed_texts(r.query, {host: (host,)})]
+    return [r.name for r in rules if names(r.query, host)]
 
 
-def decide(db: AnalysisDB, alerts_db: Path, old: str, new: str, status: str, by: str,
+def decide(db: AnalysisDB, alerts_db: Path | None, old: str, new: str, status: str, by: str,
            at_ms: int) -> bool:
     """Confirm or reject the candidate ``old -> new`` (False when there is none or it is
     decided). A confirmation moves the watch and makes the alert rules naming ``old``
-    match for ``new`` as well; the rules' move is written first, so a crash in between
-    leaves a candidate still to decide, never a confirmation the rules missed."""
+    match for ``new`` as well (unless ``alerts_db`` is None: no alert database to tell);
+    the rules' move is written first, so a crash in between leaves a candidate still to
+    decide, never a confirmation the rules missed."""
     found = db.relaunch(old, new)
     if found is None or found.status != "candidate":
         return False
-    if status == "confirmed":
+    if status == "confirmed" and alerts_db is not None:
         alerts = AlertDB(alerts_db)
         try:
             alerts.add_follow(old, new, by, at_ms)

@@ -219,12 +219,9 @@ class Analyser:
             log.warning("relaunch candidate: %s -> %s (%d links, confidence %.2f)",
                         relaunch.old, relaunch.new, relaunch.links, relaunch.confidence)
             if relaunch.confidence > self.settings.relaunch_auto_confidence:
-                if self.alerter is not None:
-                    decide(self.db, self.alerter.db_path, relaunch.old, relaunch.new,
-                           "confirmed", "(automatic)", relaunch.found_ms)
-                else:
-                    self.db.decide_relaunch(relaunch.old, relaunch.new, "confirmed",
-                                            "(automatic)", relaunch.found_ms)
+                decide(self.db, self.alerter.db_path if self.alerter else None,
+                       relaunch.old, relaunch.new, "confirmed", "(automatic)",
+                       relaunch.found_ms)
                 log.warning("relaunch %s -> %s confirmed automatically (confidence %.2f above "
                             "analysis.relaunch_auto_confidence): watches and alert rules "
                             "follow the new onion",
