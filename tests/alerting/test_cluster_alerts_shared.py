@@ -162,10 +162,8 @@ async def test_a_sender_killed_mid_delivery_loses_and_doubles_nothing(
     try:
         a = installation(es_cluster_settings, prefix, tmp_path / "a", silent.getsockname()[1],
                          receiver.url, lease_s=3.0)
-        # A's short claim is what B waits out; B's own claims outlast a delivery on a busy
-        # machine (a claim that runs out mid-delivery is given back: the email may go twice).
         b = installation(es_cluster_settings, prefix, tmp_path / "b", sink.port, receiver.url,
-                         lease_s=30.0)
+                         lease_s=3.0)
         async with running(a, sender=False) as (store_a, _), \
                 running(b, sender=False) as (store_b, _):
             store_a.append(lab_documents())
