@@ -8,11 +8,17 @@ by a conditional update; an alert raised after that goes to the next bucket) -> 
 that dies after freezing the list leaves a ``composed`` digest that any sender finishes, and
 two senders finishing it make one message each. Reads no settings (``digest_s`` comes with
 each alert from its rule).
+
+Every machine that adds one alert walks the buckets from the same start, the bucket of the
+alert's creation as its cluster claim records it, reading each bucket in real time: a
+machine whose own clock is in a later bucket still finds the alert where the first machine
+put it, however recent (a search for the digests holding it sees only refreshed ones).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 
@@ -40,7 +46,7 @@ def add_to_digest(store: ClusterAlertStore, record: AlertRecord, recipients: Seq
     held = store.digests_holding(record.rule, record.id)
     if held:
         return int(held[0].source["bucket"])
-    bucket = int(now // digest_s)
+    bucket = int(min(_created(store, record), now) // digest_s)
     while True:
         found = store.get(KIND, digest_id(record.rule, bucket))
         if found is None:
@@ -60,6 +66,20 @@ def add_to_digest(store: ClusterAlertStore, record: AlertRecord, recipients: Seq
                   "recipients": sorted({*found.source["recipients"], *recipients})}
         if store.replace(found, source, kind=KIND) is not None:
             return bucket
+
+
+def _created(store: ClusterAlertStore, record: AlertRecord) -> float:
+    """When the alert was first raised on the cluster: the claim's record, which the first
+    machine to raise it wrote; this machine's own record if the claim says nothing."""
+    claim = store.get_alert(record.id)
+    if claim is not None:
+        try:
+            created = json.loads(claim.source.get("record") or "{}").get("created_at")
+        except (TypeError, ValueError, AttributeError):
+            created = None
+        if isinstance(created, int | float):
+            return float(created)
+    return record.created_at
 
 
 def compose_digests(store: ClusterAlertStore, console_url: str, now: float) -> int:

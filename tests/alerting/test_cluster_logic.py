@@ -79,6 +79,24 @@ def test_one_digest_collects_both_machines_and_is_composed_once(
     assert {d["bucket"] for d in cluster.sources("digest")} == {100, 101}
 
 
+class UnrefreshedSearch(MemoryCluster):
+    """A cluster whose searches do not see the newest digests yet (before a refresh)."""
+
+    def digests_holding(self, rule: str, alert_id: str) -> list:
+        return []
+
+
+def test_an_alert_raised_on_two_clocks_is_in_one_digest(machines: list[AlertState]) -> None:
+    cluster = UnrefreshedSearch()
+    a, b = machines
+    raise_on(a, cluster, firing("md5:1", 6000.0), DIGEST, 6000.0)  # bucket 100, still open
+    # B raised the same alert before it saw A's, and publishes with its clock a bucket on.
+    b.apply([firing("md5:1", 6000.0)], {DIGEST.name: DIGEST}, 6070.0)
+    ClusterAlerts(cluster, b, b.console_url).publish(6070.0)
+    [digest] = cluster.sources("digest")
+    assert digest["bucket"] == 100 and len(digest["alert_ids"]) == 1
+
+
 def test_a_digest_frozen_by_a_sender_that_died_is_finished_by_another() -> None:
     cluster = MemoryCluster()
     cluster.create("digest", digest_id("r", 1), {
