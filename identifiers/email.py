@@ -67,6 +67,8 @@ class EmailIdentifier(Identifier):
         return value.lower()
 
     def find(self, text: str) -> list[str]:
+        if "@" not in text:  # most pages name no address: skip the pattern's scan
+            return []
         found = [
             f"{m.group(1)}@{m.group(2)}".lower()
             for m in _EMAIL_RE.finditer(text)

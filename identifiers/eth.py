@@ -77,6 +77,8 @@ class EthIdentifier(Identifier):
         return "0x" + value[2:].lower()
 
     def find(self, text: str) -> list[str]:
+        if "0x" not in text and "0X" not in text:  # skip the pattern's scan
+            return []
         found = (m.group(1) for m in _ETH_RE.finditer(text))
         return unique(["0x" + d.lower() for d in found if _digits_problem(d) is None])
 

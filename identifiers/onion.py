@@ -22,6 +22,7 @@ _LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz234567")
 # A label of 56 base32 characters before ".onion", not glued to a longer base32 run;
 # subdomains (www.<addr>.onion) are accepted and dropped.
 _ONION_RE = re.compile(r"(?<![a-z2-7])([a-z2-7]{56})\.onion(?![a-z0-9-])", re.IGNORECASE)
+_ONION_HINT_RE = re.compile(r"\.onion", re.IGNORECASE)
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 _PUBKEY = bytes(range(32))
@@ -119,6 +120,8 @@ class OnionIdentifier(Identifier):
         return _label_problem(label) is None
 
     def find(self, text: str) -> list[str]:
+        if not _ONION_HINT_RE.search(text):  # far cheaper than the pattern's scan
+            return []
         found = []
         for m in _ONION_RE.finditer(text):
             label = m.group(1).lower()

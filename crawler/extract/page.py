@@ -36,8 +36,8 @@ _BLOCK = frozenset({
 _LINK_ATTRS = (("a", "href"), ("area", "href"), ("iframe", "src"), ("frame", "src"))
 _MEDIA_ATTRS = (("img", "src"), ("source", "src"), ("video", "poster"), ("input", "src"))
 _SPACES_RE = re.compile(r"[^\S\n]+")
-_WORD_SPLIT_RE = re.compile(r"\s+")
-_PLAIN_WORD_RE = re.compile(r"[^\W\d_]{1,24}[.,;:!?'\")]*", re.UNICODE)
+# A whole whitespace-separated token of letters (trailing punctuation allowed).
+_PLAIN_WORD_RE = re.compile(r"(?<!\S)([^\W\d_]{1,24})[.,;:!?'\")]*(?!\S)")
 _FETCHABLE = ("http://", "https://")
 # A tag this long is checked for attribute soup.
 _LONG_TAG_RE = re.compile(r"<([A-Za-z][^\s<>/]*)([^<>]{4096,})>")
@@ -80,16 +80,28 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
-def _words_only(text: str) -> str:
-    # Addresses, hashes and base64 lines are not language: leave out every token with a
-    # digit or longer than any ordinary word.
-    return " ".join(w for w in _WORD_SPLIT_RE.split(text) if w and _PLAIN_WORD_RE.fullmatch(w))
+def _words_sample(text: str) -> tuple[str, int]:
+    """The first ``LANG_SAMPLE_CHARS`` of the plain words in ``text``, and their letters.
+
+    Addresses, hashes and base64 lines are not language: every token with a digit or longer
+    than any ordinary word is left out. Reading stops once the sample is full.
+    """
+    words: list[str] = []
+    size = letters = 0
+    for match in _PLAIN_WORD_RE.finditer(text):
+        word = match.group(0)
+        words.append(word)
+        letters += len(match.group(1))
+        size += len(word) + 1
+        if size > LANG_SAMPLE_CHARS:
+            break
+    return " ".join(words)[:LANG_SAMPLE_CHARS], letters
 
 
 def detect_language(text: str) -> str:
     """ISO 639-1 code of ``text``, or '' when it is too short or the model is unsure."""
-    sample = _words_only(text[:LANG_SCAN_CHARS])[:LANG_SAMPLE_CHARS]
-    if sum(c.isalpha() for c in sample) < LANG_MIN_CHARS:
+    sample, letters = _words_sample(text[:LANG_SCAN_CHARS])
+    if letters < LANG_MIN_CHARS:
         return ""
     lang, prob = _identifier().classify(sample)
     return str(lang) if prob >= LANG_MIN_PROB else ""

@@ -53,15 +53,17 @@ _IMAGE_MAGIC = (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00", b"\x89PNG", b"\xff\xd8
 _SVG_RE = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!DOCTYPE[^>]*>\s*)?<svg\b",
                      re.IGNORECASE | re.DOTALL)
 
-_ANALYTICS_RES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b(UA-\d{4,10}-\d{1,4})\b"), "{0}"),
-    (re.compile(r"\b(G-[A-Z0-9]{8,12})\b"), "{0}"),
-    (re.compile(r"\b(GTM-[A-Z0-9]{4,9})\b"), "{0}"),
-    (re.compile(r"\b(ca-pub-\d{10,20})\b"), "{0}"),
-    (re.compile(r"\bym\(\s*(\d{5,12})\s*,\s*['\"]init['\"]"), "ym:{0}"),
-    (re.compile(r"mc\.yandex\.ru/watch/(\d{5,12})"), "ym:{0}"),
-    (re.compile(r"\bfbq\(\s*['\"]init['\"]\s*,\s*['\"](\d{6,20})['\"]"), "fbq:{0}"),
-    (re.compile(r"\bhjid\s*:\s*(\d{4,12})\b"), "hotjar:{0}"),
+# Each tracker's pattern, with a literal every match contains: a page without the literal
+# is not searched with the pattern (most pages carry no tracker at all).
+_ANALYTICS_RES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("UA-", re.compile(r"\b(UA-\d{4,10}-\d{1,4})\b"), "{0}"),
+    ("G-", re.compile(r"\b(G-[A-Z0-9]{8,12})\b"), "{0}"),
+    ("GTM-", re.compile(r"\b(GTM-[A-Z0-9]{4,9})\b"), "{0}"),
+    ("ca-pub-", re.compile(r"\b(ca-pub-\d{10,20})\b"), "{0}"),
+    ("ym(", re.compile(r"\bym\(\s*(\d{5,12})\s*,\s*['\"]init['\"]"), "ym:{0}"),
+    ("mc.yandex.ru/watch/", re.compile(r"mc\.yandex\.ru/watch/(\d{5,12})"), "ym:{0}"),
+    ("fbq(", re.compile(r"\bfbq\(\s*['\"]init['\"]\s*,\s*['\"](\d{6,20})['\"]"), "fbq:{0}"),
+    ("hjid", re.compile(r"\bhjid\s*:\s*(\d{4,12})\b"), "hotjar:{0}"),
 )
 _MATOMO_SITE_RE = re.compile(r"""['"]setSiteId['"]\s*,\s*['"]?(\d{1,9})['"]?""")
 _MATOMO_URL_RE = re.compile(
@@ -149,8 +151,9 @@ def analytics_ids(html: str, page_host: str = "") -> list[str]:
     """Tracker ids in a page's HTML, first occurrence order (see the module docstring)."""
     html = html[:ANALYTICS_SCAN_CHARS]
     found: list[str] = []
-    for pattern, shape in _ANALYTICS_RES:
-        found.extend(shape.format(m) for m in pattern.findall(html))
+    for literal, pattern, shape in _ANALYTICS_RES:
+        if literal in html:
+            found.extend(shape.format(m) for m in pattern.findall(html))
     if "setSiteId" in html or "idsite=" in html:
         found.extend(_matomo_ids(html, page_host.lower()))
     return list(dict.fromkeys(found))
