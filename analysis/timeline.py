@@ -2,8 +2,11 @@
 
 Built from the analysis store's appearances (every page that carried the value: when, on
 which service, in which language, at which URL), grouped into spans per service: how
-adverts move between places. The value is brought to its canonical form first by the
-identifier registry (an E.164 phone, a lower-cased e-mail), so every spelling finds it.
+adverts move between places. An advert on an ad board is a cluster member of its own (keyed
+by its URL), but on the timeline it is the board that carried it: spans are per service,
+the host of the page, and list the adverts' URLs. The value is brought to its canonical form
+first by the identifier registry (an E.164 phone, a lower-cased e-mail), so every spelling
+finds it.
 Reads no settings.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from analysis.state import AnalysisDB
 from identifiers import IDENTIFIERS, InvalidIdentifier
@@ -50,7 +54,7 @@ def timeline(db: AnalysisDB, value: str) -> Timeline:
     rows = [r for r in db.appearances(canon) if r["type"] == kind]
     spans: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        spans.setdefault(row["member"], []).append(row)
+        spans.setdefault(_service(row), []).append(row)
     built = []
     for service, items in spans.items():
         built.append(Span(
@@ -63,6 +67,13 @@ def timeline(db: AnalysisDB, value: str) -> Timeline:
         ))
     built.sort(key=lambda s: (s.first_seen, s.service))
     return Timeline(kind, canon, built)
+
+
+def _service(row: dict[str, Any]) -> str:
+    """The service that carried the value: the page's host (a board's adverts are members of
+    their own, the board is their service), the member where no page URL was recorded."""
+    host = urlsplit(row["url"]).hostname if row["url"] else None
+    return host or str(row["member"])
 
 
 def _time(ms: int) -> datetime:

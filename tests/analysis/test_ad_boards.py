@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 
+from analysis.state import AnalysisDB, analysis_db_path
+from analysis.timeline import timeline
 from config import Settings
 from config.errors import ConfigError
 from documents import Document, Page
@@ -67,6 +69,23 @@ async def test_adverts_on_a_board_are_members_linked_by_what_they_carry(
                              frozenset({ad(3), ("service", SHOP)})}
     edges = {(e.type, e.value) for c in found for e in c.edges}
     assert edges == {("phone", PHONE), ("email", EMAIL)}
+
+
+async def test_a_phone_on_a_board_has_the_board_on_its_timeline(
+        make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(analysis={"ad_boards": [BOARD], "common_min_services": 100_000})
+    await index(settings, world())
+    await analyse(settings)
+    db = AnalysisDB(analysis_db_path(settings.data_dir))
+    try:
+        (span,) = timeline(db, PHONE).spans
+        (board, shop) = sorted(timeline(db, EMAIL).spans, key=lambda s: s.service != BOARD)
+    finally:
+        db.close()
+    assert (span.service, span.pages) == (BOARD, 2)
+    assert span.urls == (f"http://{BOARD}/ads/1.html", f"http://{BOARD}/ads/2.html")
+    assert (board.service, board.urls, shop.service) == (
+        BOARD, (f"http://{BOARD}/ads/3.html",), SHOP)
 
 
 async def test_without_the_board_setting_the_board_is_one_service(
