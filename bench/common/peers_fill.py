@@ -237,12 +237,14 @@ class BackendWrite:
 
 
 class TantivyBulk:
-    """A fresh embedded ``observation`` index at ``path / "observation"`` (the backend's
-    layout: one index per kind), written before the backend opens it."""
+    """A fresh embedded index of one kind (``observation`` unless told) at ``path / KIND``
+    (the backend's layout: one index per kind), written with one writer and one commit
+    before the backend opens it."""
 
-    def __init__(self, path: Path, heap_mb: int = 2048, threads: int | None = None):
-        self.ks = build_schema(Observation)
-        where = path / Observation.KIND
+    def __init__(self, path: Path, heap_mb: int = 2048, threads: int | None = None,
+                 kind: type[Document] = Observation):
+        self.ks = build_schema(kind)
+        where = path / kind.KIND
         where.mkdir(parents=True, exist_ok=True)
         self.index = tantivy.Index(self.ks.schema, path=str(where), reuse=True)
         self.writer = self.index.writer(heap_size=heap_mb * 2**20,
