@@ -8,6 +8,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -31,14 +32,20 @@ def test_unchanged_pages_answer_304_and_changing_ones_are_indexed_again(
     static, news = lab_population.onion(STATIC), lab_population.onion(NEWS)
     data_dir = tmp_path / "data"
     log = tmp_path / "service.log"
+    started = time.time()
     args = [sys.executable, "-m", "heroes.cli", "crawl", f"http://{static}/",
             f"http://{news}{COUNTER}", "--forever", "--no-drain", "--json"]
     with log.open("w") as stderr:
         proc = subprocess.Popen(args, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=stderr,
                                 env=lab_world.crawl_env(data_dir, **SERVICE_ENV))
 
+    def static_requests() -> list[dict[str, object]]:
+        # The population is shared by the session: other tests' crawls asked it too.
+        return [r for r in lab_population.requests()
+                if r["service"] == STATIC and r["at"] >= started]
+
     def static_revalidated() -> bool:
-        seen = [r for r in lab_population.requests() if r["service"] == STATIC]
+        seen = static_requests()
         served = {r["path"] for r in seen if r["status"] == 200}
         not_modified = {r["path"] for r in seen if r["status"] == 304 and r["if_none_match"]}
         return bool(served) and served <= not_modified
@@ -51,8 +58,7 @@ def test_unchanged_pages_answer_304_and_changing_ones_are_indexed_again(
         def static_304s_handled() -> bool:
             # The server's log is written when it answers; the crawler counts the answer when
             # its pipeline captures it. A SIGTERM in between would stop the crawl before.
-            answered = {r["path"] for r in lab_population.requests()
-                        if r["service"] == STATIC and r["status"] == 304}
+            answered = {r["path"] for r in static_requests() if r["status"] == 304}
             handled = {c["url"].split(static, 1)[1] for c in captures(data_dir)
                        if c["host"] == static and c["status"] == 304}
             return answered <= handled
