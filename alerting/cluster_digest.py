@@ -18,7 +18,6 @@ put it, however recent (a search for the digests holding it sees only refreshed 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Sequence
 
@@ -72,14 +71,10 @@ def _created(store: ClusterAlertStore, record: AlertRecord) -> float:
     """When the alert was first raised on the cluster: the claim's record, which the first
     machine to raise it wrote; this machine's own record if the claim says nothing."""
     claim = store.get_alert(record.id)
-    if claim is not None:
-        try:
-            created = json.loads(claim.source.get("record") or "{}").get("created_at")
-        except (TypeError, ValueError, AttributeError):
-            created = None
-        if isinstance(created, int | float):
-            return float(created)
-    return record.created_at
+    try:
+        return record_of(claim.source).created_at if claim is not None else record.created_at
+    except (KeyError, TypeError, ValueError):
+        return record.created_at
 
 
 def compose_digests(store: ClusterAlertStore, console_url: str, now: float) -> int:
