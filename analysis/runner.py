@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,18 +78,32 @@ class Analyser:
         self.graph = Graph(db, LinkPolicy(min_weight=settings.cluster_min_weight,
                                           weak_weight=settings.weak_weight),
                            common or NothingCommon())
-        self._load_indices()
-        self.counters = Counters()
-
-    def _load_indices(self) -> None:
-        """The in-memory text and image indices, as the analysis store holds them."""
-        settings = self.settings
         self.near = NearDuplicates(threshold=settings.minhash_threshold,
                                    num_perm=settings.minhash_num_perm,
                                    shingle_words=settings.shingle_words)
-        for record, _, _, sig in self.db.minhashes():
-            self.near.restore(record, sig)
-        self.pdq = PdqNear(settings.pdq_distance)
+        self._band_signatures()
+        self._load_images()
+        self.counters = Counters()
+
+    def _band_signatures(self) -> None:
+        """The kept signatures' band keys, made again if they were made for another layout
+        (a store from before band keys, or other MinHash settings)."""
+        layout = self.near.layout.as_text()
+        if self.db.band_layout() == layout:
+            return
+        began = time.monotonic()
+
+        def keys_of(raw: bytes) -> list[int] | None:
+            sig = self.near.from_bytes(raw)
+            return None if sig is None else self.near.band_keys(sig)
+
+        banded = self.db.rebuild_bands(layout, keys_of)
+        log.warning("analysis store: band keys of %d text signatures made for %s in %.1f s",
+                    banded, layout, time.monotonic() - began)
+
+    def _load_images(self) -> None:
+        """The in-memory image index, as the analysis store holds it."""
+        self.pdq = PdqNear(self.settings.pdq_distance)
         for record, hex_value in self.db.pdqs():
             self.pdq.restore(record, hex_value)
 
@@ -132,8 +147,8 @@ class Analyser:
             with self.db.transaction() as conn:
                 self._record_hits(conn, kind, hits)
         except BaseException:
-            # The batch was rolled back: the in-memory indices go back to what is stored.
-            self._load_indices()
+            # The batch was rolled back: the in-memory image index goes back to what is stored.
+            self._load_images()
             raise
         self.counters.batches += 1
 
@@ -174,11 +189,13 @@ class Analyser:
         AnalysisDB.add_sightings(conn, sightings)
         sig = self.near.signature(str(source.get("text") or ""))
         if sig is not None:
-            AnalysisDB.add_minhash(conn, doc_id, member, at, NearDuplicates.signature_bytes(sig))
-            for other, jaccard in self.near.add(doc_id, sig):
-                found = self.db.minhash_member(other)
-                self._near_pair(conn, "text_near", (doc_id, member, at), other, found,
-                                jaccard)
+            keys = self.near.band_keys(sig)
+            candidates = [c for c in AnalysisDB.minhash_candidates(conn, keys) if c[0] != doc_id]
+            AnalysisDB.add_minhash(conn, doc_id, member, at, sig.tobytes(), keys)
+            carriers = {record: (other, other_ms) for record, other, other_ms, _ in candidates}
+            for record, jaccard in self.near.near(sig, [(c[0], c[3]) for c in candidates]):
+                self._near_pair(conn, "text_near", (doc_id, member, at), record,
+                                carriers[record], jaccard)
         for media in source.get("media") or ():
             hex_value = media.get("pdq") if isinstance(media, dict) else None
             if not hex_value:

@@ -6,7 +6,10 @@ together with the cursor, so a crash loses nothing and a rerun does not count a 
 twice: ``done`` holds every record read (a service record is its id and ``last_seen``).
 ``sightings`` is one row per (type, value, member) with first/last seen and the records;
 ``appearances`` keeps every record of an e-mail or phone (the timelines); ``minhash`` and
-``pdq`` the pages' text signatures and image hashes, ``near`` the pairs of near-duplicate
+``pdq`` the pages' text signatures and image hashes, ``minhash_bands`` the LSH band keys of
+the signatures (the candidates of a new page are found here, on disk, in the transaction of
+its batch, so a rolled-back batch leaves no key behind; ``meta`` names the band layout the
+keys were made with), ``near`` the pairs of near-duplicate
 pages (``text_near``) and of pages with near-identical images (``pdq_near``); ``members``
 each service with its up state and its cluster;
 ``clusters`` each cluster id, when it was made and which it was merged into; ``watches`` and
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +29,7 @@ from typing import Any
 from analysis.values import TIMELINE_TYPES, Sighting
 from storage.sqlite import open_database, transaction
 
-VERSION = 1
+VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursor (
     kind TEXT PRIMARY KEY, at_ms INTEGER NOT NULL
@@ -45,8 +48,13 @@ CREATE TABLE IF NOT EXISTS appearances (
     PRIMARY KEY (type, value, record)
 );
 CREATE TABLE IF NOT EXISTS minhash (
-    record TEXT PRIMARY KEY, member TEXT NOT NULL, at_ms INTEGER NOT NULL, sig BLOB NOT NULL
+    seq INTEGER PRIMARY KEY, record TEXT NOT NULL UNIQUE, member TEXT NOT NULL,
+    at_ms INTEGER NOT NULL, sig BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS minhash_bands (
+    key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pdq (
     record TEXT NOT NULL, member TEXT NOT NULL, at_ms INTEGER NOT NULL, pdq TEXT NOT NULL,
     PRIMARY KEY (record, pdq)
@@ -82,6 +90,23 @@ CREATE TABLE IF NOT EXISTS relaunches (
 """
 
 
+def _number_signatures(conn: sqlite3.Connection) -> None:
+    """Version 2: signatures get a number for their band keys (the keys are made by the
+    analyser, which knows the layout, at its next start)."""
+    conn.execute("CREATE TABLE minhash_numbered (seq INTEGER PRIMARY KEY, "
+                 "record TEXT NOT NULL UNIQUE, member TEXT NOT NULL, at_ms INTEGER NOT NULL, "
+                 "sig BLOB NOT NULL)")
+    conn.execute("INSERT INTO minhash_numbered (record, member, at_ms, sig) "
+                 "SELECT record, member, at_ms, sig FROM minhash ORDER BY at_ms, record")
+    conn.execute("DROP TABLE minhash")
+    conn.execute("ALTER TABLE minhash_numbered RENAME TO minhash")
+
+
+MIGRATIONS = {2: _number_signatures}
+# The band layout the kept band keys were made with.
+BAND_LAYOUT = "minhash_band_layout"
+
+
 def analysis_db_path(data_dir: Path | str) -> Path:
     return Path(data_dir) / "analysis.sqlite"
 
@@ -102,7 +127,8 @@ class Relaunch:
 class AnalysisDB:
     def __init__(self, path: Path):
         self.path = path
-        self.conn = open_database(path, SCHEMA, synchronous="FULL", version=VERSION)
+        self.conn = open_database(path, SCHEMA, synchronous="FULL", version=VERSION,
+                                  migrations=MIGRATIONS)
 
     def close(self) -> None:
         self.conn.close()
@@ -188,9 +214,51 @@ class AnalysisDB:
 
     @staticmethod
     def add_minhash(conn: sqlite3.Connection, record: str, member: str, at_ms: int,
-                    sig: bytes) -> None:
-        conn.execute("INSERT OR IGNORE INTO minhash VALUES (?, ?, ?, ?)",
-                     (record, member, at_ms, sig))
+                    sig: bytes, keys: Iterable[int]) -> None:
+        """A page's text signature and its band keys (nothing if the page has one)."""
+        added = conn.execute(
+            "INSERT OR IGNORE INTO minhash (record, member, at_ms, sig) VALUES (?, ?, ?, ?)",
+            (record, member, at_ms, sig))
+        if added.rowcount == 1:
+            conn.executemany("INSERT OR IGNORE INTO minhash_bands VALUES (?, ?)",
+                             [(key, added.lastrowid) for key in keys])
+
+    @staticmethod
+    def minhash_candidates(conn: sqlite3.Connection,
+                           keys: list[int]) -> list[tuple[str, str, int, bytes]]:
+        """(record, member, at_ms, signature) of every page sharing a band key."""
+        marks = ",".join("?" * len(keys))
+        return [(r[0], r[1], int(r[2]), r[3]) for r in conn.execute(
+            "SELECT record, member, at_ms, sig FROM minhash WHERE seq IN "
+            f"(SELECT seq FROM minhash_bands WHERE key IN ({marks}))", keys)]
+
+    def band_layout(self) -> str:
+        row = self.conn.execute("SELECT value FROM meta WHERE name = ?",
+                                (BAND_LAYOUT,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def rebuild_bands(self, layout: str, keys_of: Callable[[bytes], list[int] | None],
+                      chunk: int = 10_000) -> int:
+        """Every kept signature's band keys made again for ``layout`` (one transaction);
+        ``keys_of`` gives None for a signature the layout cannot band. Returns how many."""
+        banded, after = 0, 0
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM minhash_bands")
+            while True:
+                rows = conn.execute("SELECT seq, sig FROM minhash WHERE seq > ? ORDER BY seq "
+                                    "LIMIT ?", (after, chunk)).fetchall()
+                if not rows:
+                    break
+                for seq, sig in rows:
+                    keys = keys_of(sig)
+                    if keys is not None:
+                        conn.executemany("INSERT OR IGNORE INTO minhash_bands VALUES (?, ?)",
+                                         [(key, seq) for key in keys])
+                        banded += 1
+                after = rows[-1][0]
+            conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
+                         "value = excluded.value", (BAND_LAYOUT, layout))
+        return banded
 
     @staticmethod
     def add_pdq(conn: sqlite3.Connection, record: str, member: str, at_ms: int,
@@ -209,19 +277,11 @@ class AnalysisDB:
         conn.execute("UPDATE members SET dirty = 1 WHERE member IN (?, ?)", (a[1], b[1]))
 
     # -- graph reads -------------------------------------------------------------------
-    def minhashes(self) -> Iterator[tuple[str, str, int, bytes]]:
-        yield from self.conn.execute("SELECT record, member, at_ms, sig FROM minhash")
-
     def pdqs(self) -> Iterator[tuple[str, str]]:
         yield from self.conn.execute("SELECT record, pdq FROM pdq")
 
     def pdq_member(self, record: str) -> tuple[str, int] | None:
         row = self.conn.execute("SELECT member, at_ms FROM pdq WHERE record = ? LIMIT 1",
-                                (record,)).fetchone()
-        return (row[0], int(row[1])) if row else None
-
-    def minhash_member(self, record: str) -> tuple[str, int] | None:
-        row = self.conn.execute("SELECT member, at_ms FROM minhash WHERE record = ?",
                                 (record,)).fetchone()
         return (row[0], int(row[1])) if row else None
 

@@ -4,8 +4,9 @@ Feeds ``--pages`` synthetic page sources over ``--hosts`` services to
 :class:`analysis.runner.Analyser` in batches of ``--batch`` (every page: generic market text
 of about 150 words; one service in ten in an operator group of five sharing a wallet, an
 e-mail or an analytics id, half of the group's pages a templated advert, near-duplicates of
-each other), from an in-memory reader that serves them in ``fetched_at`` order (the index's
-own read time is the index benchmark's). Prints pages/s, the clusters found and the RSS after.
+each other), from a reader that makes them in ``fetched_at`` order as they are asked for
+(the index's own read time is the index benchmark's). Prints pages/s, the clusters found and
+the RSS after.
 Baseline, in the same run: the naive way, each new page's text compared with every page
 before it (exact Jaccard of the shingles), timed on ``--baseline-pages`` pages and
 extrapolated (quadratic) to ``--pages``; the output says which figures are measured and which
@@ -51,43 +52,43 @@ def _text(rng: random.Random, template: int | None) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(150))
 
 
-def sources(n_pages: int, hosts: int, seed: int = 7) -> list[dict[str, Any]]:
-    rng = random.Random(seed)
-    out = []
-    for k in range(n_pages):
-        h = rng.randrange(hosts)
-        group = h // 50 if h % 10 == 0 else None
-        entities: dict[str, list[str]] = {}
-        pivots: dict[str, list[str]] = {}
-        if group is not None:
-            kind = group % 3
-            if kind == 0:
-                entities["btc"] = [f"bc1qbench{group:08d}"]
-            elif kind == 1:
-                entities["emails"] = [f"group{group}@example.org"]
-            else:
-                pivots["analytics"] = [f"G-BENCH{group:06d}"]
-        template = group if group is not None and rng.random() < 0.5 else None
-        out.append({"_id": f"p{k:09d}", "_source": {
-            "kind": "page", "url": f"http://bench{h:06d}.onion/{k}", "host": f"bench{h:06d}.onion",
-            "fetched_at": (START + timedelta(seconds=k)).isoformat(), "lang": "en",
-            "text": _text(rng, template), "entities": entities, "pivots": pivots},
-            "sort": [k * 1000, f"p{k:09d}"]})
-    return out
+def page_hit(k: int, hosts: int, seed: int = 7) -> dict[str, Any]:
+    """The ``k``-th synthetic page, as a search hit (made on demand: the same every time)."""
+    rng = random.Random(seed * 1_000_003 + k)
+    h = rng.randrange(hosts)
+    group = h // 50 if h % 10 == 0 else None
+    entities: dict[str, list[str]] = {}
+    pivots: dict[str, list[str]] = {}
+    if group is not None:
+        kind = group % 3
+        if kind == 0:
+            entities["btc"] = [f"bc1qbench{group:08d}"]
+        elif kind == 1:
+            entities["emails"] = [f"group{group}@example.org"]
+        else:
+            pivots["analytics"] = [f"G-BENCH{group:06d}"]
+    template = group if group is not None and rng.random() < 0.5 else None
+    return {"_id": f"p{k:09d}", "_source": {
+        "kind": "page", "url": f"http://bench{h:06d}.onion/{k}", "host": f"bench{h:06d}.onion",
+        "fetched_at": (START + timedelta(seconds=k)).isoformat(), "lang": "en",
+        "text": _text(rng, template), "entities": entities, "pivots": pivots},
+        "sort": [k * 1000, f"p{k:09d}"]}
 
 
-class ListReader:
-    """Serves page sources in order, in the shape the analyser asks for (no services)."""
+class PageReader:
+    """Serves the synthetic pages in order, in the shape the analyser asks for (no services),
+    making each batch when it is asked for: the benchmark holds no page of its own."""
 
-    def __init__(self, hits: list[dict[str, Any]]):
-        self.hits = hits
+    def __init__(self, n_pages: int, hosts: int):
+        self.n_pages, self.hosts = n_pages, hosts
 
     async def search(self, search: Search) -> dict[str, Any]:
         if search.kind != "page":
             return {"hits": {"total": {"value": 0}, "hits": []}}
         start = 0 if search.search_after is None else int(search.search_after[0]) // 1000 + 1
-        chunk = self.hits[start:start + search.size]
-        return {"hits": {"total": {"value": len(self.hits)}, "hits": chunk}}
+        chunk = [page_hit(k, self.hosts)
+                 for k in range(start, min(start + search.size, self.n_pages))]
+        return {"hits": {"total": {"value": self.n_pages}, "hits": chunk}}
 
 
 def naive_seconds(hits: list[dict[str, Any]], words: int) -> float:
@@ -103,7 +104,6 @@ def naive_seconds(hits: list[dict[str, Any]], words: int) -> float:
 
 async def run(n_pages: int, hosts: int, batch: int, baseline_pages: int, root: Path) -> None:
     settings = AnalysisSettings(batch_size=batch)
-    hits = sources(n_pages, hosts)
     db = AnalysisDB(root / "analysis.sqlite")
     written = 0
 
@@ -116,7 +116,7 @@ async def run(n_pages: int, hosts: int, batch: int, baseline_pages: int, root: P
         analyser = Analyser(settings, db, append, common=NothingCommon())
         before = rss_mb()
         began = time.perf_counter()
-        counters = await analyser.run_once(ListReader(hits))  # type: ignore[arg-type]
+        counters = await analyser.run_once(PageReader(n_pages, hosts))  # type: ignore[arg-type]
         took = time.perf_counter() - began
         live = db.conn.execute(
             "SELECT count(DISTINCT cluster) FROM members WHERE cluster IS NOT NULL").fetchone()[0]
@@ -126,7 +126,7 @@ async def run(n_pages: int, hosts: int, batch: int, baseline_pages: int, root: P
     print(f"incremental: {counters.pages:,} pages in {took:,.1f} s = {rate:,.0f} pages/s "
           f"(batches of {batch}), {live:,} clusters, {written:,} cluster documents written, "
           f"RSS {rss_mb():,.0f} MB ({rss_mb() - before:+,.0f} MB)")
-    sample = hits[:baseline_pages]
+    sample = [page_hit(k, hosts) for k in range(min(baseline_pages, n_pages))]
     naive = naive_seconds(sample, settings.shingle_words)
     scale = (n_pages / max(len(sample), 1)) ** 2
     print(f"naive (every page against every earlier one): {naive:,.2f} s measured on "
