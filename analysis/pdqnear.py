@@ -4,7 +4,9 @@ The hashes of the pages' images (``media.pdq``) are kept in frozen chunks of
 :data:`CHUNK` rows, each searched with :class:`index.matching_pdq.PdqIndex` (the index's own
 full scan), plus the rows added since the last chunk was frozen. :meth:`PdqNear.add` returns
 the records already held with an image within ``max_distance`` of the new one, then holds
-it; :meth:`restore` puts back what the analysis store kept. Reads no settings.
+it; :meth:`restore` puts back what the analysis store kept. Which (record, hash) pairs are
+held already is the store's to say (its ``pdq`` rows are unique), so per image only the
+hash's 32 bytes and a reference to its record's id are kept here. Reads no settings.
 """
 
 from __future__ import annotations
@@ -22,20 +24,21 @@ class PdqNear:
         self._chunks: list[tuple[PdqIndex, list[str]]] = []
         self._pending: list[np.ndarray] = []
         self._pending_records: list[str] = []
-        self._held: set[tuple[str, str]] = set()
+        self._held = 0
 
     def __len__(self) -> int:
-        return len(self._held)
+        return self._held
 
     def restore(self, record: str, hex_value: str) -> None:
         words = pdq_word(hex_value)
-        if words is not None and (record, hex_value) not in self._held:
-            self._hold(record, hex_value, words)
+        if words is not None:
+            self._hold(record, words)
 
     def add(self, record: str, hex_value: str) -> list[tuple[str, int]]:
-        """(record, distance) of the other records with an image this near, then hold it."""
+        """(record, distance) of the other records with an image this near, then hold it
+        (the caller adds each (record, hash) once)."""
         words = pdq_word(hex_value)
-        if words is None or (record, hex_value) in self._held:
+        if words is None:
             return []
         found: dict[str, int] = {}
         searched = list(self._chunks)
@@ -48,11 +51,11 @@ class PdqNear:
                 other = records[row]
                 if other != record:
                     found[other] = min(found.get(other, 256), int(distance))
-        self._hold(record, hex_value, words)
+        self._hold(record, words)
         return sorted(found.items())
 
-    def _hold(self, record: str, hex_value: str, words: np.ndarray) -> None:
-        self._held.add((record, hex_value))
+    def _hold(self, record: str, words: np.ndarray) -> None:
+        self._held += 1
         self._pending.append(words)
         self._pending_records.append(record)
         if len(self._pending) >= CHUNK:

@@ -200,7 +200,8 @@ class Analyser:
             hex_value = media.get("pdq") if isinstance(media, dict) else None
             if not hex_value:
                 continue
-            AnalysisDB.add_pdq(conn, doc_id, member, at, str(hex_value))
+            if not AnalysisDB.add_pdq(conn, doc_id, member, at, str(hex_value)):
+                continue  # the same picture twice on the page
             for other, distance in self.pdq.add(doc_id, str(hex_value)):
                 found = self.db.pdq_member(other)
                 self._near_pair(conn, "pdq_near", (doc_id, member, at), other, found,

@@ -262,9 +262,10 @@ class AnalysisDB:
 
     @staticmethod
     def add_pdq(conn: sqlite3.Connection, record: str, member: str, at_ms: int,
-                pdq: str) -> None:
-        conn.execute("INSERT OR IGNORE INTO pdq VALUES (?, ?, ?, ?)",
-                     (record, member, at_ms, pdq))
+                pdq: str) -> bool:
+        """True if the page's image hash is new to the store."""
+        return conn.execute("INSERT OR IGNORE INTO pdq VALUES (?, ?, ?, ?)",
+                            (record, member, at_ms, pdq)).rowcount == 1
 
     @staticmethod
     def add_near(conn: sqlite3.Connection, type_: str, a: tuple[str, str, int],
