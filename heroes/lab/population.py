@@ -165,12 +165,13 @@ def _failure(socks_port: int, onion: str) -> str | None:
     return None if status == 204 else f"HTTP {status}"
 
 
-def _wait_all_answer(net: dict[str, Any], onions: list[str], deadline: float) -> list[str]:
+def wait_all_answer(net: dict[str, Any], onions: list[str], deadline: float) -> list[str]:
     """Until every service answers through the lab client; returns how each round failed.
 
     A client that asked an HSDir before the descriptor got there does not ask that HSDir
     again for a while: after a round with failures, NEWNYM (which forgets that) and retry.
-    Only at start-up, before anything crawls.
+    At start-up, before anything crawls, and in a test before it crawls a service it must
+    reach (NEWNYM also ends the client's other circuits).
     """
     pending, rounds, errors = list(onions), list[str](), dict[str, str | None]()
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -246,7 +247,7 @@ def up(lab_dir: Path, options: PopulationOptions | None = None, *, tor: str = "t
         # The scheduled one may be withdrawn by now: it is the one not waited for.
         steady = [truth["services"][n]["onion"] for n in truth["published"]
                   if n != sites.FLAKY_SCHEDULE]
-        rounds = _wait_all_answer(net, steady, time.monotonic() + FIRST_FETCH_TIMEOUT_S)
+        rounds = wait_all_answer(net, steady, time.monotonic() + FIRST_FETCH_TIMEOUT_S)
     except LabProcessError as exc:
         table.stop(group=GROUP)
         raise LabSetupError(str(exc)) from exc

@@ -26,7 +26,9 @@ The population (34 published services, 3 dead ones):
 * ``pop-op-*``: the operator groups of :mod:`heroes.lab.operators` (sites sharing an
   analytics id, a favicon, a PGP key, a template, contacts or a picture, and decoys sharing
   only common values), each site with its favicon and picture; linked from nowhere, so only
-  a crawl seeded with them (:func:`operator_sites`) reaches them.
+  a crawl seeded with them (:func:`operator_sites`) reaches them; ``pop-op-relaunch-old``
+  and ``pop-op-relaunch-new``, one site under two onions (ground truth ``relaunch``), for
+  a withdrawn service found again.
 
 The behaviour (delays, limits, changing pages, the trap, withdrawing descriptors) lives in
 :mod:`heroes.lab.population_server`; this module only names where it applies. Reads no
@@ -38,11 +40,11 @@ from __future__ import annotations
 import random
 import re
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from heroes.lab.operators import OperatorSite, operator_world
+from heroes.lab.operators import OperatorSite, operator_world, relaunch_pair
 from heroes.lab.site_entities import service_key
 from heroes.lab.site_pages import SENTENCES, WORDS, SitePage, SiteWorld
 
@@ -72,6 +74,10 @@ OPERATOR_PREFIX = "pop-op-"
 # Pairs and two decoys: every onion more is one more descriptor the population's tor
 # publishes before the tests start (the groups of three are analysed without Tor).
 OPERATOR_WORLD = {"sites_per_group": 2, "decoys": 2}
+# A site and its relaunch under a new onion (same favicon, PGP key and template), both
+# published: a test withdraws the first and finds the second.
+RELAUNCH_OLD = OPERATOR_PREFIX + "relaunch-old"
+RELAUNCH_NEW = OPERATOR_PREFIX + "relaunch-new"
 
 
 @dataclass(frozen=True)
@@ -119,13 +125,21 @@ def _operator_service(site_name: str) -> str:
 
 
 def _operator_names() -> list[str]:
-    return [_operator_service(site.name) for site in operator_world(**OPERATOR_WORLD)]
+    names = [_operator_service(site.name) for site in operator_world(**OPERATOR_WORLD)]
+    return [*names, RELAUNCH_OLD, RELAUNCH_NEW]
 
 
-def operator_sites(seed: int) -> list[OperatorSite]:
-    """The operator sites the population with ``seed`` serves, under their onions."""
-    return operator_world(**OPERATOR_WORLD,
-                          onion=lambda name: service_key(seed, _operator_service(name)).hostname)
+def operator_sites(seed: int) -> list[tuple[str, OperatorSite]]:
+    """Each operator service the population with ``seed`` serves and its site, under its
+    onion: the groups and decoys, then the relaunch pair."""
+    def host(name: str) -> str:
+        return service_key(seed, name).hostname
+
+    groups = operator_world(**OPERATOR_WORLD, onion=lambda site: host(_operator_service(site)))
+    old, new = relaunch_pair()
+    return [*((_operator_service(site.name), site) for site in groups),
+            (RELAUNCH_OLD, replace(old, host=host(RELAUNCH_OLD))),
+            (RELAUNCH_NEW, replace(new, host=host(RELAUNCH_NEW)))]
 
 
 _ITEM = {"market": "Listing", "forum": "Thread", "paste": "Paste"}
@@ -248,9 +262,9 @@ def _write(w: SiteWorld, out_dir: Path, specs: list[ServiceSpec]) -> None:
         target.write_bytes(page.render())
 
 
-def _write_operators(sites: list[OperatorSite], out_dir: Path) -> None:
-    for site in sites:
-        root = out_dir / _operator_service(site.name)
+def _write_operators(sites: list[tuple[str, OperatorSite]], out_dir: Path) -> None:
+    for name, site in sites:
+        root = out_dir / name
         files = {**site.pages, **site.images, "/favicon.ico": site.favicon}
         for path, body in files.items():
             target = root / (path.lstrip("/") or "index.html")
@@ -285,15 +299,19 @@ def generate_population(out_dir: Path, seed: int = 1) -> dict[str, Any]:
     operators = operator_sites(seed)
     _write_operators(operators, Path(out_dir))
     truth = _truth(w, specs)
-    truth["operators"] = {}
-    for site in operators:
-        name = _operator_service(site.name)
+    truth["operators"], truth["relaunch"] = {}, {}
+    for name, site in operators:
         truth["services"][name]["pages"] = [f"http://{site.host}{path}" for path in site.pages]
         for path in site.pages:
             truth["pages"][f"http://{site.host}{path}"] = {
                 "service": name, "path": path, "title": site.name, "links": [], "onions": []}
-        truth["operators"][name] = {"onion": site.host, "site": site.name, "group": site.group,
-                                    "shares": site.shares}
+        record = {"onion": site.host, "site": site.name, "group": site.group,
+                  "shares": site.shares}
+        if name in (RELAUNCH_OLD, RELAUNCH_NEW):
+            truth["relaunch"]["old" if name == RELAUNCH_OLD else "new"] = {**record,
+                                                                           "service": name}
+        else:
+            truth["operators"][name] = record
     return truth
 
 
