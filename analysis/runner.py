@@ -193,19 +193,24 @@ class Analyser:
             candidates = [c for c in AnalysisDB.minhash_candidates(conn, keys) if c[0] != doc_id]
             AnalysisDB.add_minhash(conn, doc_id, member, at, sig.tobytes(), keys)
             carriers = {record: (other, other_ms) for record, other, other_ms, _ in candidates}
-            for record, jaccard in self.near.near(sig, [(c[0], c[3]) for c in candidates]):
-                self._near_pair(conn, "text_near", (doc_id, member, at), record,
-                                carriers[record], jaccard)
+            near = self.near.near(sig, [(c[0], c[3]) for c in candidates])
+            for record, jaccard in closest_per_member(near, carriers.get, member, higher=True):
+                AnalysisDB.add_near(conn, "text_near", (doc_id, member, at),
+                                    (record, *carriers[record]), jaccard)
+        pictures: list[tuple[str, float]] = []
         for media in source.get("media") or ():
             hex_value = media.get("pdq") if isinstance(media, dict) else None
             if not hex_value:
                 continue
             if not AnalysisDB.add_pdq(conn, doc_id, member, at, str(hex_value)):
                 continue  # the same picture twice on the page
-            for other, distance in self.pdq.add(doc_id, str(hex_value)):
-                found = self.db.pdq_member(other)
-                self._near_pair(conn, "pdq_near", (doc_id, member, at), other, found,
-                                distance)
+            pictures += self.pdq.add(doc_id, str(hex_value))
+        if pictures:
+            holders = {r: self.db.pdq_member(r) for r in {r for r, _ in pictures}}
+            for record, distance in closest_per_member(pictures, holders.get, member,
+                                                       higher=False):
+                AnalysisDB.add_near(conn, "pdq_near", (doc_id, member, at),
+                                    (record, *holders[record]), distance)
 
     def _service(self, conn: Any, source: dict[str, Any], doc_id: str, at: int) -> None:
         host = str(source.get("host") or "")
@@ -217,13 +222,6 @@ class Analyser:
                                 last_up_ms=epoch_ms(last_up) if last_up else None,
                                 first_ms=epoch_ms(first) if first else None)
         AnalysisDB.add_sightings(conn, service_sightings(source, doc_id))
-
-    @staticmethod
-    def _near_pair(conn: Any, type_: str, mine: tuple[str, str, int], other: str,
-                   found: tuple[str, int] | None, score: float) -> None:
-        if found is None or found[0] == mine[1]:
-            return  # the same member's own pages are not a link
-        AnalysisDB.add_near(conn, type_, mine, (other, found[0], found[1]), score)
 
     def _finish_batch(self) -> None:
         docs, commit = update_clusters(self.db, self.graph)
@@ -248,6 +246,28 @@ class Analyser:
         if pending and self.alerter is not None:
             self.alerter.raise_alerts(pending)
             self.db.mark_alerted(pending)
+
+
+def closest_per_member(
+    found: list[tuple[str, float]], holder: Callable[[str], tuple[str, int] | None],
+    own: str, *, higher: bool,
+) -> list[tuple[str, float]]:
+    """Of the records near a new page, the closest on each other member (``higher``: a
+    higher score is closer; ties go to the earliest record, then the record id).
+
+    One pair per member keeps the evidence of a link while the pairs grow with the pages,
+    not with their square: a template posted ten thousand times would otherwise store every
+    pair of its posts. The page's own member is no link.
+    """
+    best: dict[str, tuple[tuple[float, int, str], str, float]] = {}
+    for record, score in found:
+        held = holder(record)
+        if held is None or held[0] == own:
+            continue
+        rank = (-score if higher else score, held[1], record)
+        if held[0] not in best or rank < best[held[0]][0]:
+            best[held[0]] = (rank, record, score)
+    return sorted((record, score) for _, record, score in best.values())
 
 
 class AnalyseRole:

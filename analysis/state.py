@@ -9,9 +9,10 @@ twice: ``done`` holds every record read (a service record is its id and ``last_s
 ``pdq`` the pages' text signatures and image hashes, ``minhash_bands`` the LSH band keys of
 the signatures (the candidates of a new page are found here, on disk, in the transaction of
 its batch, so a rolled-back batch leaves no key behind; ``meta`` names the band layout the
-keys were made with), ``near`` the pairs of near-duplicate
-pages (``text_near``) and of pages with near-identical images (``pdq_near``); ``members``
-each service with its up state and its cluster;
+keys were made with), ``near`` the pairs of near-duplicate pages (``text_near``) and of
+pages with near-identical images (``pdq_near``), each page paired with its closest page on
+each other member when it arrives; ``members`` each service with its up state and its
+cluster;
 ``clusters`` each cluster id, when it was made and which it was merged into; ``watches`` and
 ``relaunches`` the relaunch tracking. Reads no settings.
 """
