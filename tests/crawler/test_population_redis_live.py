@@ -26,7 +26,7 @@ from tests.conftest import LabRedis
 from tests.crawler.conftest import LabWorld
 from tests.crawler.observe import captures, reap, spooled_urls, wait_for
 from tests.crawler.population_fixture import OPTIONS, LabPopulation
-from tests.crawler.test_service_redis_live import finish, frontier_status, log_path, start
+from tests.crawler.redis_crawlers import finish, frontier_status, log_path, start
 
 pytestmark = pytest.mark.tor
 

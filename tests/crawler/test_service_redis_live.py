@@ -1,65 +1,21 @@
 """Two crawler processes on one Redis frontier crawl the lab world, each on its own data
 directory (machines that share only Redis), through a Redis stop and restart: the crawl
 pauses and resumes with no page lost or fetched twice, and the queue lives in Redis. The
-helpers start the crawlers of ``test_population_redis_live`` too (three on the population,
-one of them SIGKILLed).
-
-A delay between two requests to one onion keeps the lab world's crawl long enough (tens of
-seconds) for every crawler to start, take its share and be paused mid-crawl."""
+crawlers are started by :mod:`tests.crawler.redis_crawlers`."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import LabRedis
-from tests.crawler.conftest import ROOT, LabWorld, run_heroes
-from tests.crawler.observe import captures, reap, spooled_urls, tail, wait_for
+from tests.crawler.conftest import LabWorld
+from tests.crawler.observe import captures, reap, spooled_urls, wait_for
+from tests.crawler.redis_crawlers import finish, frontier_status, log_path, start
 
 pytestmark = pytest.mark.tor
-
-WINDOW = 2
-# Host affinity off: the lab world has few onions, and every crawler must get pages of them.
-ENV = {"HEROES_FRONTIER__BACKEND": "redis", "HEROES_FRONTIER__LEASE_S": "8",
-       "HEROES_FRONTIER__WINDOW": str(WINDOW), "HEROES_FRONTIER__PAUSE_CHECK_S": "0.5",
-       "HEROES_FRONTIER__HOST_AFFINITY_S": "0",
-       "HEROES_CRAWLER__CONCURRENCY": "2", "HEROES_CRAWLER__HOST_DELAY_S": "1.5"}
-
-
-def start(world: LabWorld, data_dir: Path, redis_url: str, *, seed: str = "",
-          env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    """One crawler of job "shared" on the Redis frontier, from ``seed`` (the lab world's)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, "-m", "heroes.cli", "-v", "crawl", seed or world.seed_url, "--job",
-            "shared", "--no-drain", "--json"]
-    env = world.crawl_env(data_dir, HEROES_COORDINATION__REDIS_URL=redis_url, **(env or ENV))
-    with log_path(data_dir).open("w") as log:
-        return subprocess.Popen(args, cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=log,
-                                env=env)
-
-
-def log_path(data_dir: Path) -> Path:
-    return data_dir.parent / f"crawler {data_dir.name}.log"
-
-
-def finish(procs: list[subprocess.Popen[str]], dirs: list[Path], timeout_s: float = 300
-           ) -> None:
-    for proc, d in zip(procs, dirs, strict=True):
-        proc.communicate(timeout=timeout_s)
-        assert proc.returncode == 0, tail(log_path(d))
-
-
-def frontier_status(world: LabWorld, data_dir: Path, redis_url: str,
-                    env: dict[str, str] | None = None) -> dict[str, object]:
-    done = run_heroes(world, data_dir, ["crawl", "status", "--job", "shared", "--json"],
-                      timeout=60, HEROES_COORDINATION__REDIS_URL=redis_url, **(env or ENV))
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(done.stdout)
 
 
 def test_redis_stopped_and_restarted_mid_crawl_loses_and_repeats_nothing(
