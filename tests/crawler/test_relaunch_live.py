@@ -5,21 +5,17 @@ analysis raises the relaunch alert naming both onions, with the values they shar
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from alerting.db import AlertDB, alert_db_path
 from alerting.state import AlertState
-from heroes.lab.population import wait_all_answer
 from tests.analysis.lab_index import suppression_file
 from tests.crawler.conftest import LabWorld, run_heroes
 from tests.crawler.population_fixture import LabPopulation
 
 pytestmark = pytest.mark.tor
-
-REACH_TIMEOUT_S = 300.0
 
 
 def _service(data_dir: Path, lab_world: LabWorld, onion: str, env: dict[str, str]) -> dict:
@@ -39,18 +35,12 @@ def test_a_watched_service_withdrawn_and_relaunched_raises_the_alert_with_both_o
                [str(suppression_file(tmp_path / "suppress.txt"))]),
            "HEROES_ANALYSIS__COMMON_MIN_SERVICES": "100000"}
 
-    def reach(onion: str) -> None:
-        # The lab network's time periods last minutes: after one turns, a descriptor can be
-        # missing where the client looks for a while. What is tested is the crawl of what
-        # the site serves, so the site is first seen to answer.
-        wait_all_answer(lab_world.info, [onion], time.monotonic() + REACH_TIMEOUT_S)
-
     def crawl(job: str, onion: str) -> None:
         done = run_heroes(lab_world, data_dir,
                           ["crawl", "run", f"http://{onion}/", "--job", job, "--json"], **env)
         assert done.returncode == 0, done.stderr[-3000:]
 
-    reach(old["onion"])
+    lab_population.reach(old["onion"])
     crawl("before", old["onion"])
     watched = run_heroes(lab_world, data_dir, ["relaunch", "watch", old["onion"]], **env)
     assert watched.returncode == 0, watched.stderr[-3000:]
@@ -60,7 +50,7 @@ def test_a_watched_service_withdrawn_and_relaunched_raises_the_alert_with_both_o
     finally:
         lab_population.control.bring_up(old["service"])
     assert _service(data_dir, lab_world, old["onion"], env)["up"] is False
-    reach(new["onion"])
+    lab_population.reach(new["onion"])
     crawl("relaunched", new["onion"])
     analysed = run_heroes(lab_world, data_dir, ["analyse"], timeout=300, **env)
     assert analysed.returncode == 0, analysed.stderr[-3000:]

@@ -32,6 +32,7 @@ def test_unchanged_pages_answer_304_and_changing_ones_are_indexed_again(
     static, news = lab_population.onion(STATIC), lab_population.onion(NEWS)
     data_dir = tmp_path / "data"
     log = tmp_path / "service.log"
+    lab_population.reach(static, news)
     started = time.time()
     args = [sys.executable, "-m", "heroes.cli", "crawl", f"http://{static}/",
             f"http://{news}{COUNTER}", "--forever", "--no-drain", "--json"]
