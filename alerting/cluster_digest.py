@@ -45,7 +45,9 @@ def add_to_digest(store: ClusterAlertStore, record: AlertRecord, recipients: Seq
     held = store.digests_holding(record.rule, record.id)
     if held:
         return int(held[0].source["bucket"])
-    bucket = int(min(_created(store, record), now) // digest_s)
+    # Not this machine's clock: a publish that began before another machine claimed the
+    # alert would start a bucket early, and the two additions, racing, would miss each other.
+    bucket = int(_created(store, record) // digest_s)
     while True:
         found = store.get(KIND, digest_id(record.rule, bucket))
         if found is None:

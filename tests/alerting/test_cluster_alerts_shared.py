@@ -115,7 +115,11 @@ def check_once(settings: Settings, mails: list[Any]) -> dict[str, Any]:
     quarantine = [a for a in claims.values() if a.rule == RULE_NAME]
     assert len(quarantine) == 1 and quarantine[0].key == f"md5:{MD5}"
     told = Counter(a for m in mails for a in set(LINK.findall(live.text_of(m).replace("=\n", ""))))
-    assert told == dict.fromkeys(claims, 1), (told, sorted(claims))
+    assert told == dict.fromkeys(claims, 1), (
+        told, {a: (c.rule, c.key, c.created_at) for a, c in claims.items()},
+        [(m["Subject"], sorted(set(LINK.findall(live.text_of(m).replace("=\n", "")))))
+         for m in mails],
+        [(d["bucket"], d["status"], d["alert_ids"]) for d in cluster_docs(settings, "digest")])
     digests = [m for m in mails if "digest of" in str(m["Subject"])]
     assert digests and all(m["To"] == TO for m in mails)
     return claims

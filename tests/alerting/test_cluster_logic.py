@@ -97,6 +97,19 @@ def test_an_alert_raised_on_two_clocks_is_in_one_digest(machines: list[AlertStat
     assert digest["bucket"] == 100 and len(digest["alert_ids"]) == 1
 
 
+def test_an_alert_claimed_elsewhere_during_this_publish_is_in_one_digest(
+        machines: list[AlertState]) -> None:
+    cluster = UnrefreshedSearch()
+    a, b = machines
+    a.apply([firing("md5:1", 6000.0)], {DIGEST.name: DIGEST}, 6000.0)
+    # B, a bucket on by its clock, raises and claims the alert while A's publish, begun at
+    # 6000 before B's claim existed, is still on its way to it.
+    raise_on(b, cluster, firing("md5:1", 6000.0), DIGEST, 6070.0)
+    ClusterAlerts(cluster, a, a.console_url).publish(6000.0)
+    [digest] = cluster.sources("digest")
+    assert digest["bucket"] == 101 and len(digest["alert_ids"]) == 1
+
+
 def test_a_digest_frozen_by_a_sender_that_died_is_finished_by_another() -> None:
     cluster = MemoryCluster()
     cluster.create("digest", digest_id("r", 1), {
