@@ -23,11 +23,19 @@ from urllib.parse import urljoin
 
 import lxml.html
 from bs4 import BeautifulSoup
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from bench.common.memory import rss_mb
 from crawler.extract.decode import decode_html
 from crawler.extract.entities import find_entities
-from crawler.extract.page import _parse, detect_language, extract_page, visible_text
+from crawler.extract.page import (
+    LANG_SCAN_CHARS,
+    _parse,
+    _words_sample,
+    detect_language,
+    extract_page,
+    visible_text,
+)
 from heroes.lab.onion_sites import generate_sites
 from identifiers.phone import regions_for_lang
 
@@ -93,11 +101,15 @@ def main() -> None:
           f"(ours is {ours / soup:.1f}x as fast)")
     print(f"resident memory:          {rss_mb():8.0f} MiB")
 
+    # py3langid's identifier as it loads, for the language stage's ratio (same samples).
+    shipped = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     texts = [visible_text(_parse(decode_html(b)[0])) for _, b in pages]
     stages: dict[str, Callable[[], object]] = {
         "decode+parse": lambda: [_parse(decode_html(b)[0]) for _, b in pages],
         "visible text": lambda: [visible_text(_parse(decode_html(b)[0])) for _, b in pages],
         "language": lambda: [detect_language(t) for t in texts],
+        "language (as shipped)": lambda: [shipped.classify(_words_sample(
+            t[:LANG_SCAN_CHARS])[0]) for t in texts],
         "entities (no phones)": lambda: [find_entities(t, ()) for t in texts],
         "entities (en phones)": lambda: [find_entities(t, ("US", "GB")) for t in texts],
     }
