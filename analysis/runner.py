@@ -29,6 +29,7 @@ from analysis.clustering import update_clusters
 from analysis.common import CommonValues, Suppression, load_suppression
 from analysis.graph import Commonness, Graph, LinkPolicy, NothingCommon
 from analysis.neardup import NearDuplicates
+from analysis.pairs import closest_per_member
 from analysis.pdqnear import PdqNear
 from analysis.relaunch import RelaunchAlerter, decide, find_relaunches
 from analysis.state import AnalysisDB, analysis_db_path
@@ -189,9 +190,8 @@ class Analyser:
         AnalysisDB.add_sightings(conn, sightings)
         sig = self.near.signature(str(source.get("text") or ""))
         if sig is not None:
-            keys = self.near.band_keys(sig)
-            candidates = [c for c in AnalysisDB.minhash_candidates(conn, keys) if c[0] != doc_id]
-            AnalysisDB.add_minhash(conn, doc_id, member, at, sig.tobytes(), keys)
+            candidates = AnalysisDB.keep_minhash(conn, doc_id, member, at, sig.tobytes(),
+                                                 self.near.band_keys(sig))
             carriers = {record: (other, other_ms) for record, other, other_ms, _ in candidates}
             near = self.near.near(sig, [(c[0], c[3]) for c in candidates])
             for record, jaccard in closest_per_member(near, carriers.get, member, higher=True):
@@ -246,28 +246,6 @@ class Analyser:
         if pending and self.alerter is not None:
             self.alerter.raise_alerts(pending)
             self.db.mark_alerted(pending)
-
-
-def closest_per_member(
-    found: list[tuple[str, float]], holder: Callable[[str], tuple[str, int] | None],
-    own: str, *, higher: bool,
-) -> list[tuple[str, float]]:
-    """Of the records near a new page, the closest on each other member (``higher``: a
-    higher score is closer; ties go to the earliest record, then the record id).
-
-    One pair per member keeps the evidence of a link while the pairs grow with the pages,
-    not with their square: a template posted ten thousand times would otherwise store every
-    pair of its posts. The page's own member is no link.
-    """
-    best: dict[str, tuple[tuple[float, int, str], str, float]] = {}
-    for record, score in found:
-        held = holder(record)
-        if held is None or held[0] == own:
-            continue
-        rank = (-score if higher else score, held[1], record)
-        if held[0] not in best or rank < best[held[0]][0]:
-            best[held[0]] = (rank, record, score)
-    return sorted((record, score) for _, record, score in best.values())
 
 
 class AnalyseRole:

@@ -221,8 +221,16 @@ class AnalysisDB:
             "INSERT OR IGNORE INTO minhash (record, member, at_ms, sig) VALUES (?, ?, ?, ?)",
             (record, member, at_ms, sig))
         if added.rowcount == 1:
-            conn.executemany("INSERT OR IGNORE INTO minhash_bands VALUES (?, ?)",
-                             [(key, added.lastrowid) for key in keys])
+            _band(conn, added.lastrowid, keys)
+
+    @staticmethod
+    def keep_minhash(conn: sqlite3.Connection, record: str, member: str, at_ms: int,
+                     sig: bytes, keys: list[int]) -> list[tuple[str, str, int, bytes]]:
+        """Keep a page's text signature and band keys; returns (record, member, at_ms,
+        signature) of the other pages that shared a band key with it before."""
+        candidates = [c for c in AnalysisDB.minhash_candidates(conn, keys) if c[0] != record]
+        AnalysisDB.add_minhash(conn, record, member, at_ms, sig, keys)
+        return candidates
 
     @staticmethod
     def minhash_candidates(conn: sqlite3.Connection,
@@ -253,8 +261,7 @@ class AnalysisDB:
                 for seq, sig in rows:
                     keys = keys_of(sig)
                     if keys is not None:
-                        conn.executemany("INSERT OR IGNORE INTO minhash_bands VALUES (?, ?)",
-                                         [(key, seq) for key in keys])
+                        _band(conn, seq, keys)
                         banded += 1
                 after = rows[-1][0]
             conn.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET "
@@ -419,3 +426,9 @@ class AnalysisDB:
                 return host
             host = row[0]
             seen.add(host)
+
+
+def _band(conn: sqlite3.Connection, seq: int | None, keys: Iterable[int]) -> None:
+    """Index a kept signature (its ``seq``) under each of its band keys."""
+    conn.executemany("INSERT OR IGNORE INTO minhash_bands VALUES (?, ?)",
+                     [(key, seq) for key in keys])

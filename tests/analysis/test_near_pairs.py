@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from analysis.graph import NothingCommon
-from analysis.runner import Analyser, closest_per_member
+from analysis.pairs import closest_per_member
+from analysis.runner import Analyser
 from analysis.state import AnalysisDB
 from config.sections.analysis import AnalysisSettings
 from query.model import Search

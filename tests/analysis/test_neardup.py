@@ -34,11 +34,10 @@ def _add(db: AnalysisDB, near: NearDuplicates, record: str, text: str) -> list[s
     """Add a page as the analyser does: the records it is near, then it is kept."""
     sig = near.signature(text)
     assert sig is not None
-    keys = near.band_keys(sig)
     with db.transaction() as conn:
-        candidates = AnalysisDB.minhash_candidates(conn, keys)
-        AnalysisDB.add_minhash(conn, record, f"{record}.onion", 1, sig.tobytes(), keys)
-    return [r for r, _ in near.near(sig, [(c[0], c[3]) for c in candidates if c[0] != record])]
+        candidates = AnalysisDB.keep_minhash(conn, record, f"{record}.onion", 1, sig.tobytes(),
+                                             near.band_keys(sig))
+    return [r for r, _ in near.near(sig, [(c[0], c[3]) for c in candidates])]
 
 
 def test_a_templated_text_is_near_and_an_unrelated_one_is_not(tmp_path: Path) -> None:
