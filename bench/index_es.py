@@ -47,6 +47,7 @@ from config.sections.index import ElasticsearchSettings, IndexSettings
 from documents import Page
 from index.backends.base import Backend
 from index.backends.elasticsearch import ElasticsearchBackend
+from index.backends.tantivy import TantivyBackend
 from index.drain import Drainer
 from index.spool import Spool
 
@@ -106,7 +107,10 @@ async def run(args: argparse.Namespace, workdir: Path, url: str) -> None:
     corpus = Corpus(n)
     pages = workdir / "corpus.jsonl"
     write_corpus(corpus, pages)  # generated once, untimed, read by both builds
-    embedded, t_build = await build_tantivy(pages, workdir, IndexSettings(batch_size=BATCH))
+    settings = IndexSettings(batch_size=BATCH)
+    t_build = await build_tantivy(pages, workdir, settings)
+    embedded = TantivyBackend(workdir / "tantivy", settings)
+    await embedded.open(writer=False)
     es, e_build = await build_es(pages, workdir, ElasticsearchSettings(
         hosts=[url], index_prefix="bench", request_timeout_s=120, bulk_chunk_size=1000))
     print(f"\n{'ingest (spool -> drain -> backend)':<36}{'seconds':>10}{'docs/s':>10}")

@@ -18,6 +18,7 @@ tantivy (a ``BaseException``) is caught and translated too.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import os
@@ -63,7 +64,7 @@ class _Kind:
         self.index: tantivy.Index | None = None
         self.writer: tantivy.IndexWriter | None = None
         self.reloaded = 0.0
-        self.generation: tuple[str, int, int] | None = None
+        self.generation: tuple[str, bytes] | None = None
         self.partition_keys = PartitionKeys()
 
 
@@ -134,16 +135,25 @@ class TantivyBackend(Backend):
         return True
 
     def _reload(self, entry: _Kind) -> None:
+        """Make the kind's latest commit searchable, unless its searcher has it already."""
         assert entry.index is not None
-        # Every commit replaces meta.json (a new file): read before the reload, a stale
-        # generation can only make a cache miss, never serve results older than it.
+        # Every commit and merge rewrites meta.json (segments, deletes, opstamp), so the same
+        # content is the same searchable index, and its digest is the generation that caches
+        # key on. The file's inode and mtime were not: ext4 reuses a freed inode at once and
+        # its mtime ticks every few milliseconds, so two commits apart could look alike.
+        # Read before the reload, a stale generation can only make one needless reload or
+        # cache miss, never serve results older than it.
         try:
-            meta = (entry.path / "meta.json").stat()
-            entry.generation = (str(entry.path), meta.st_ino, meta.st_mtime_ns)
+            meta = (entry.path / "meta.json").read_bytes()
         except OSError:
-            entry.generation = None
-        entry.index.reload()
+            generation = None
+        else:
+            generation = (str(entry.path), hashlib.blake2b(meta, digest_size=16).digest())
         entry.reloaded = time.monotonic()
+        if generation is not None and generation == entry.generation:
+            return
+        entry.generation = generation
+        entry.index.reload()
 
     def generation(self, kind: str) -> object | None:
         entry = self._kinds.get(kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -121,6 +122,38 @@ async def test_reader_in_another_process_sees_commits(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        await writer.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_the_generation_is_the_commit_not_the_files_inode_and_time(tmp_path: Path) -> None:
+    docs = [d for d in example_documents() if d.KIND == "page"]
+    writer = TantivyBackend(tmp_path, SETTINGS)
+    await writer.open(writer=True)
+    reader = TantivyBackend(tmp_path, IndexSettings(reader_reload_s=0.001))
+    try:
+        assert await writer.write(docs[:1]) == []
+        await reader.open(writer=False)
+        first = reader.generation("page")
+        meta = tmp_path / "page" / "meta.json"
+        before = meta.stat()
+        await reader.refresh()
+        assert reader.generation("page") == first  # nothing committed: the same generation
+
+        # A commit whose meta.json has the old file's inode and clock tick, as ext4 can give.
+        keep = meta.with_name("meta.keep")
+        os.link(meta, keep)
+        assert await writer.write(docs[1:]) == []
+        keep.write_bytes(meta.read_bytes())
+        os.utime(keep, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(keep, meta)
+        after = meta.stat()
+        assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+        await reader.refresh()
+        assert reader.generation("page") != first
+        assert await reader.count("page") == len(docs)
+    finally:
+        await reader.close()
         await writer.close()
 
 
