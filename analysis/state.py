@@ -214,22 +214,17 @@ class AnalysisDB:
                              (s.type, s.value))
 
     @staticmethod
-    def add_minhash(conn: sqlite3.Connection, record: str, member: str, at_ms: int,
-                    sig: bytes, keys: Iterable[int]) -> None:
-        """A page's text signature and its band keys (nothing if the page has one)."""
+    def keep_minhash(conn: sqlite3.Connection, record: str, member: str, at_ms: int,
+                     sig: bytes, keys: list[int]) -> list[tuple[str, str, int, bytes]]:
+        """Keep a page's text signature and band keys (nothing if the page has them already);
+        returns (record, member, at_ms, signature) of the other pages that shared a band key
+        with it before."""
+        candidates = [c for c in AnalysisDB.minhash_candidates(conn, keys) if c[0] != record]
         added = conn.execute(
             "INSERT OR IGNORE INTO minhash (record, member, at_ms, sig) VALUES (?, ?, ?, ?)",
             (record, member, at_ms, sig))
         if added.rowcount == 1:
             _band(conn, added.lastrowid, keys)
-
-    @staticmethod
-    def keep_minhash(conn: sqlite3.Connection, record: str, member: str, at_ms: int,
-                     sig: bytes, keys: list[int]) -> list[tuple[str, str, int, bytes]]:
-        """Keep a page's text signature and band keys; returns (record, member, at_ms,
-        signature) of the other pages that shared a band key with it before."""
-        candidates = [c for c in AnalysisDB.minhash_candidates(conn, keys) if c[0] != record]
-        AnalysisDB.add_minhash(conn, record, member, at_ms, sig, keys)
         return candidates
 
     @staticmethod

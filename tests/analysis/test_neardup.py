@@ -80,7 +80,7 @@ def test_a_rolled_back_batch_leaves_no_band_key(tmp_path: Path) -> None:
     sig = near.signature(_text(4))
     assert sig is not None
     with pytest.raises(RuntimeError), db.transaction() as conn:
-        AnalysisDB.add_minhash(conn, "a", "a.onion", 1, sig.tobytes(), near.band_keys(sig))
+        AnalysisDB.keep_minhash(conn, "a", "a.onion", 1, sig.tobytes(), near.band_keys(sig))
         raise RuntimeError("the batch failed")
     assert db.conn.execute("SELECT count(*) FROM minhash_bands").fetchone()[0] == 0
     assert _add(db, near, "b", _text(4)) == []
