@@ -96,6 +96,14 @@ def _identifier() -> Any:
     return Float32Identifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+def _plain_words(text: str, end: int) -> tuple[list[tuple[str, str]], int]:
+    """The plain words (and their letters) in ``text[:end]``, and the position of the one
+    that fills the language sample."""
+    found = _PLAIN_WORD_RE.findall(text, 0, end)
+    ends = list(accumulate(len(word) + 1 for word, _ in found))
+    return found, bisect_right(ends, LANG_SAMPLE_CHARS)
+
+
 def _words_sample(text: str) -> tuple[str, int]:
     """The first ``LANG_SAMPLE_CHARS`` of the plain words in ``text``, and their letters.
 
@@ -106,14 +114,9 @@ def _words_sample(text: str) -> tuple[str, int]:
     # objects cost half as much as the model's walk. A word that ends at the window's edge
     # may be cut, so the window's words stand only when the sample fills before its last
     # one; otherwise the whole text is read, which gives the same words.
-    window = min(len(text), LANG_WINDOW_CHARS)
-    while True:
-        found = _PLAIN_WORD_RE.findall(text, 0, window)
-        ends = list(accumulate(len(word) + 1 for word, _ in found))
-        full = bisect_right(ends, LANG_SAMPLE_CHARS)  # the word that fills the sample
-        if window == len(text) or full < len(found) - 1:
-            break
-        window = len(text)
+    found, full = _plain_words(text, LANG_WINDOW_CHARS)
+    if full >= len(found) - 1 and len(text) > LANG_WINDOW_CHARS:
+        found, full = _plain_words(text, len(text))
     taken = found[:full + 1]
     return " ".join(word for word, _ in taken)[:LANG_SAMPLE_CHARS], sum(
         len(letters) for _, letters in taken)
