@@ -198,7 +198,7 @@ class Drainer:
         age = self.spool.oldest_age()
         if age is None:
             return float("inf")
-        if age >= self.batch_age_s or sum(self.spool.backlog().values()) >= self.batch_size:
+        if age >= self.batch_age_s or self.spool.holds(self.batch_size):
             return 0.0
         return self.batch_age_s - age
 

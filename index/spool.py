@@ -144,8 +144,20 @@ class Spool:
         return [SpooledDoc(s, k, i, loads(b), a) for s, k, i, b, a in cur.fetchall()]
 
     def oldest_age(self) -> float | None:
-        row = self._db.execute("SELECT MIN(added_at) FROM spool").fetchone()
-        return None if row[0] is None else time.time() - row[0]
+        """Seconds the first document in the spool has waited, ``None`` when it is empty."""
+        # The first row by seq, found through the primary key: MIN(added_at) read every row,
+        # a quarter of a second per call at 280,000 documents. Rows are numbered in commit
+        # order, so a row numbered first may have been stamped a few milliseconds after one
+        # that a concurrent append queued behind it.
+        row = self._db.execute("SELECT added_at FROM spool ORDER BY seq LIMIT 1").fetchone()
+        return None if row is None else time.time() - row[0]
+
+    def holds(self, n: int) -> bool:
+        """Whether at least ``n`` documents wait; reads at most ``n`` rows, where
+        :meth:`backlog` counts them all."""
+        row = self._db.execute("SELECT count(*) FROM (SELECT 1 FROM spool LIMIT ?)",
+                               (n,)).fetchone()
+        return bool(row[0] >= n)
 
     def done(self, seqs: Sequence[int]) -> None:
         """Forget documents the backend has committed."""

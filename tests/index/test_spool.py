@@ -41,6 +41,25 @@ def test_append_peek_done_reject(tmp_path: Path) -> None:
     assert spool.rejected_count() == 1
 
 
+def test_holds_and_oldest_age_read_the_front_of_the_spool(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool.sqlite")
+    assert spool.oldest_age() is None and not spool.holds(1)
+    spool.append([page(1)])
+    first_appended = time.time()  # page 1 was stamped before, pages 2 and 3 after
+    spool.append([page(2), page(3)])
+    assert spool.holds(3) and not spool.holds(4)
+    before = time.time()
+    age = spool.oldest_age()
+    assert age is not None and age >= before - first_appended
+    items = spool.peek(10)
+    spool.done([items[0].seq])
+    assert spool.holds(2) and not spool.holds(3)
+    later = spool.oldest_age()
+    assert later is not None and later <= time.time() - first_appended
+    spool.done([i.seq for i in items[1:]])
+    assert spool.oldest_age() is None and not spool.holds(1)
+
+
 def test_two_processes_append_concurrently(tmp_path: Path) -> None:
     path = tmp_path / "spool.sqlite"
     code = (
