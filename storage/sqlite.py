@@ -16,12 +16,16 @@ Reads no settings.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 from errors import StoreTooNew
+
+# How long a connection waits for another's lock before "database is locked".
+BUSY_TIMEOUT_S = 60.0
 
 # A migration brings a store from the version before its key to the version of its key.
 Migration = Callable[[sqlite3.Connection], None]
@@ -49,11 +53,12 @@ def open_database(
     both versions.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                         check_same_thread=False)
     try:
-        db.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(db)
         db.execute(f"PRAGMA synchronous={synchronous}")
-        db.execute("PRAGMA busy_timeout=60000")
+        db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         db.execute("PRAGMA foreign_keys=ON")
         _refuse_newer(db, path, version)
         _prepare(db, path, schema, version, dict(migrations or {}))
@@ -61,6 +66,26 @@ def open_database(
         db.close()
         raise
     return db
+
+
+def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """Put the file in WAL mode, waiting out other processes doing the same.
+
+    A new file starts in rollback mode, and the switch needs the file to itself: when two
+    processes open a new file at once, each holds a shared lock and waits for the other's,
+    and SQLite answers one of them "database is locked" at once rather than calling the
+    busy handler into a deadlock. That one backs off and tries again."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.005
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 def schema_version(db: sqlite3.Connection) -> int:

@@ -208,3 +208,37 @@ def test_a_transaction_commits_its_block_or_none_of_it(tmp_path: Path) -> None:
     with transaction(other):
         other.execute("INSERT INTO t VALUES (4)")
     assert [r[0] for r in db.execute("SELECT v FROM t ORDER BY v")] == [1, 3, 4]
+
+
+OPENER = """
+import sys
+from pathlib import Path
+from storage.sqlite import open_database
+folder, files = Path(sys.argv[1]), int(sys.argv[2])
+print("ready", flush=True)
+sys.stdin.readline()
+for i in range(files):
+    open_database(folder / f"{i}.sqlite", "CREATE TABLE IF NOT EXISTS t (x);").close()
+"""
+
+
+def test_processes_opening_the_same_new_files_at_once_all_open_them(tmp_path: Path) -> None:
+    # Both processes switch each new file to WAL together: the switch wants the file to
+    # itself, and SQLite answers one of two such processes "locked" without waiting.
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), "40"],
+                              cwd=Path(__file__).resolve().parents[2], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(4)]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = [proc.communicate(timeout=120) for proc in procs]
+        assert [p.returncode for p in procs] == [0] * 4, [err for _, err in results]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
