@@ -300,12 +300,10 @@ def warm(paths: list[Path]) -> tuple[int, float]:
     touch of each posting list is a disk read and p95 measures the disk."""
     started = time.perf_counter()
     total = 0
-    files = [f for p in paths for f in ([p] if p.is_file() else sorted(p.rglob("*")))]
-    for path in files:
-        if path.is_file():
-            with path.open("rb") as f:
-                while chunk := f.read(16 * 2**20):
-                    total += len(chunk)
+    for path in (f for p in paths for f in [p, *p.rglob("*")] if f.is_file()):
+        with path.open("rb") as f:
+            while chunk := f.read(16 * 2**20):
+                total += len(chunk)
     return total, time.perf_counter() - started
 
 

@@ -21,6 +21,8 @@ from index.spool import Spool
 from storage.sqlite import open_database, schema_version, statements, transaction
 from triage.assignments import Assignments
 
+REPO = Path(__file__).resolve().parents[2]
+
 SCHEMA = "CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);"
 
 
@@ -168,7 +170,7 @@ def test_the_cli_refuses_a_store_from_a_newer_version_with_exit_2(tmp_path: Path
     set_version(data / "spool.sqlite", 3)
     done = subprocess.run(
         [sys.executable, "-m", "heroes.cli", "--data-dir", str(data), "index", "drain"],
-        cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True, timeout=300,
+        cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 2, done.stderr
     assert f"{data / 'spool.sqlite'}: the store has schema version 3" in done.stderr
@@ -223,10 +225,10 @@ for i in range(files):
 
 
 def test_processes_opening_the_same_new_files_at_once_all_open_them(tmp_path: Path) -> None:
-    # Both processes switch each new file to WAL together: the switch wants the file to
-    # itself, and SQLite answers one of two such processes "locked" without waiting.
+    # The processes switch each new file to WAL together: the switch wants the file to
+    # itself, and SQLite answers all but one of them "locked" without waiting.
     procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), "40"],
-                              cwd=Path(__file__).resolve().parents[2], text=True,
+                              cwd=REPO, text=True,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE) for _ in range(4)]
     try:
