@@ -130,20 +130,29 @@ def newnym_watch(control_port: int) -> Iterator[list[str]]:
 
     Yields a list that fills with one ``SIGNAL NEWNYM`` per NEWNYM the client acts on, and a
     ``NOTICE`` for each it delays (asked for within 10 s of the last one): an empty list at
-    the end means none was asked for. One NEWNYM is sent and seen first, so the listener is
-    known to work and none from setting the lab up is still pending; the list starts empty.
+    the end means none was asked for. One NEWNYM is sent and seen acted on first, so the
+    listener is known to work and none from setting the lab up is still pending; the list
+    starts empty.
     """
     events: list[str] = []
-    seen = threading.Event()
+    changed = threading.Condition()
 
     def on_event(event: Event) -> None:
         if event.type == "SIGNAL":
-            events.append(f"SIGNAL {event.signal}")  # type: ignore[attr-defined]
-            if event.signal == "NEWNYM":  # type: ignore[attr-defined]
-                seen.set()
+            line = f"SIGNAL {event.signal}"  # type: ignore[attr-defined]
         elif "NEWNYM" in str(event.message):  # type: ignore[attr-defined]
             # "Rate limiting NEWNYM request: delaying by N second(s)": one was asked for.
-            events.append(f"NOTICE {event.message}")  # type: ignore[attr-defined]
+            line = f"NOTICE {event.message}"  # type: ignore[attr-defined]
+        else:
+            return
+        with changed:
+            events.append(line)
+            changed.notify_all()
+
+    def wait(what: str, done: Callable[[], bool]) -> None:
+        with changed:
+            if not changed.wait_for(done, NEWNYM_SEEN_TIMEOUT_S):
+                pytest.fail(f"{what} not seen within {NEWNYM_SEEN_TIMEOUT_S:.0f} s: {events}")
 
     try:
         controller = Controller.from_port(port=control_port)
@@ -153,10 +162,19 @@ def newnym_watch(control_port: int) -> Iterator[list[str]]:
     try:
         controller.add_event_listener(on_event, EventType.SIGNAL, EventType.NOTICE)
         controller.signal(stem.Signal.NEWNYM)
-        if not seen.wait(NEWNYM_SEEN_TIMEOUT_S):
-            pytest.fail(f"no SIGNAL NEWNYM event seen within {NEWNYM_SEEN_TIMEOUT_S:.0f} s: "
-                        f"{events}")
-        del events[:]
+        # Tor answers a signal before its events, and a delayed NEWNYM from setting the lab
+        # up may act just before ours: HEARTBEAT's event comes after everything our NEWNYM
+        # caused, so it tells whether ours acted at once or was delayed behind another.
+        controller.signal(stem.Signal.HEARTBEAT)
+        wait("SIGNAL HEARTBEAT", lambda: "SIGNAL HEARTBEAT" in events)
+        barrier = events.index("SIGNAL HEARTBEAT")
+        ours = [e for e in events[:barrier] if "NEWNYM" in e]
+        if not ours:
+            pytest.fail(f"the lab client did not act on NEWNYM: {events}")
+        if ours[-1].startswith("NOTICE"):
+            wait("the delayed SIGNAL NEWNYM", lambda: "SIGNAL NEWNYM" in events[barrier:])
+        with changed:
+            del events[:]
         yield events
     finally:
         controller.close()
