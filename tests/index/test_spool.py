@@ -7,6 +7,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from config import Settings
-from documents import Page
+from documents import Page, Torrent
 from index.spool import Spool
 from index.store import Store
 from query.model import Search, Term
@@ -39,6 +40,40 @@ def test_append_peek_done_reject(tmp_path: Path) -> None:
     assert spool.backlog() == {"page": 1}
     assert spool.rejected()[0]["reason"] == "mapping conflict on status"
     assert spool.rejected_count() == 1
+
+
+def test_the_depth_by_kind_is_kept_through_every_write(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite"
+    spool = Spool(path)
+    spool.append([page(i) for i in range(5)])
+    spool.append([Torrent(infohash=f"{i:040x}", first_seen="2026-11-28T12:00:00Z")
+                  for i in range(3)])
+    assert spool.backlog() == {"page": 5, "torrent": 3}
+    items = spool.peek(10)
+    spool.done([i.seq for i in items if i.kind == "page"][:4])
+    spool.done([items[0].seq])  # done already: not counted twice
+    spool.reject([(next(i for i in items if i.kind == "torrent"), "refused")])
+    assert spool.backlog() == {"page": 1, "torrent": 2}
+    spool.done([i.seq for i in spool.peek(10)])
+    assert spool.backlog() == {}
+
+
+def test_a_spool_written_before_the_counts_has_them_on_opening(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite"
+    with sqlite3.connect(path) as old:  # version 1: the tables without the counts
+        old.executescript(
+            "CREATE TABLE spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+            " doc_id TEXT NOT NULL, body TEXT NOT NULL, added_at REAL NOT NULL);"
+            "CREATE TABLE rejected (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, doc_id TEXT"
+            " NOT NULL, body TEXT NOT NULL, reason TEXT NOT NULL, rejected_at REAL NOT NULL);"
+            "PRAGMA user_version = 1;")
+        old.executemany("INSERT INTO spool (kind, doc_id, body, added_at) VALUES (?,?,?,?)",
+                        [*[("page", f"p{i}", "{}", 0.0) for i in range(4)],
+                         ("torrent", "t", "{}", 0.0)])
+    spool = Spool(path)
+    assert spool.backlog() == {"page": 4, "torrent": 1}
+    spool.append([page(1)])
+    assert spool.backlog() == {"page": 5, "torrent": 1}
 
 
 def test_holds_and_oldest_age_read_the_front_of_the_spool(tmp_path: Path) -> None:
