@@ -47,6 +47,8 @@ from typing import Any
 
 import tantivy
 
+from bench.common.memory import peak_rss_mb
+from bench.common.process import add_gc_option, as_heroes_runs
 from config.sections.index import IndexSettings
 from config.sections.matching import MatchingSettings
 from documents import Page
@@ -468,6 +470,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     print(f"corpus generated in {time.perf_counter() - started:.1f}s "
           f"({pages.stat().st_size / 2**20:.0f} MiB of JSON lines; not part of any timing)")
     t_build = await build_tantivy(pages, workdir, settings)
+    built_mb = peak_rss_mb()
     db, s_build = build_sqlite(pages, workdir)
     raw_build = build_raw_tantivy(pages, workdir)
     grouped = group_commit(pages, workdir)
@@ -483,7 +486,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     print(f"{'raw tantivy, minimal schema':<34}{raw_build['total_s']:>10.1f}"
           f"{n / raw_build['total_s']:>10.0f}")
     print(f"ratio of docs/s, end to end (spool, drain, matching) / raw tantivy: "
-          f"{raw_build['total_s'] / t_build['total_s']:.2f}x (to reach: 0.4x)")
+          f"{raw_build['total_s'] / t_build['total_s']:.2f}x (to reach: 0.4x); resident peak "
+          f"after the spool and drain {built_mb:.0f} MiB")
     print(f"spool, {grouped['docs']} docs in appends of 25: one after another "
           f"{grouped['docs'] / grouped['serial_s']:.0f} docs/s ({grouped['serial_commits']} "
           f"fsyncs); from 8 threads at once {grouped['docs'] / grouped['group_s']:.0f} docs/s "
@@ -507,6 +511,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     await measure(backend, db, Workload(corpus, sample), args.queries)
     await backend.close()
     db.close()
+    print(f"resident peak of the whole run {peak_rss_mb():.0f} MiB")
 
 
 def main() -> None:
@@ -515,9 +520,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200, help="measured queries per type")
     parser.add_argument("--dir", help="work directory (default: a new temporary one)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (2000 pages), seconds")
+    add_gc_option(parser)
     args = parser.parse_args()
     if args.smoke:
         args.docs, args.queries = 2_000, WARMUP + 5
+    as_heroes_runs(args)
     asyncio.run(main_async(args))
 
 

@@ -31,6 +31,7 @@ import time
 from typing import Any
 
 from bench.common.elasticsearch import es_node
+from bench.common.process import add_gc_option, as_heroes_runs
 from bench.index import (
     BATCH,
     QUERY_TYPES,
@@ -133,9 +134,11 @@ def main() -> None:
     parser.add_argument("--es-url", help="an Elasticsearch 9 node to use instead of the test node")
     parser.add_argument("--heap", default="1g", help="heap of the test node (1g)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes (1000 pages), seconds")
+    add_gc_option(parser)
     args = parser.parse_args()
     if args.smoke:
         args.docs, args.queries = 1_000, 25
+    as_heroes_runs(args)
     # SIGTERM too must unwind, so that the test node is stopped.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     signal.signal(signal.SIGINT, signal.default_int_handler)

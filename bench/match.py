@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common.memory import rss_mb
+from bench.common.process import add_gc_option, as_heroes_runs
 from config import Settings
 from config.sections.alerts import AlertRule, AlertSettings, SmtpSettings
 from config.sections.matching import MatchingSettings
@@ -291,10 +292,12 @@ def main() -> None:
     parser.add_argument("--import-values", type=int, default=1_000_000,
                         help="lines of a list imported through the importer (0: skip)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, every step, seconds")
+    add_gc_option(parser)
     args = parser.parse_args()
     if args.smoke:
         args.exact, args.pdq, args.docs = "10000", 10_000, 400
         args.latency, args.index_values, args.import_values = 5, 1_000, 5_000
+    as_heroes_runs(args)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         if args.import_values:

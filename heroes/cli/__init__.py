@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 from heroes.cli.app import main
+from telemetry.python_heap import tune_garbage_collector
 
 # Each module adds its commands to ``main`` when imported.
 COMMAND_MODULES = [
@@ -44,4 +45,13 @@ COMMAND_MODULES = [
 for _name in COMMAND_MODULES:
     importlib.import_module(f"heroes.cli.{_name}")
 
-__all__ = ["main"]
+
+
+def entry() -> None:
+    """The ``heroes`` executable and ``python -m heroes.cli``: the process's own settings,
+    then the command line (tests that call ``main`` in their own process keep theirs)."""
+    tune_garbage_collector()
+    main()
+
+
+__all__ = ["entry", "main"]

@@ -1,5 +1,5 @@
 """``python -m heroes.cli``: the same as the ``heroes`` command."""
 
-from heroes.cli import main
+from heroes.cli import entry
 
-main()
+entry()
