@@ -9,7 +9,8 @@ Appends are group-committed: threads of one process that append at the same time
 transaction, so one fsync makes a whole group durable, and each :meth:`Spool.append`
 returns only once the transaction holding its rows has committed. Bodies are JSON text
 written and read with orjson (several times faster than the standard library's ``json``).
-Reads no settings.
+How many documents of each kind wait is kept in ``spool_counts`` by the transactions that
+append and remove them, so :meth:`Spool.backlog` reads a row per kind. Reads no settings.
 """
 
 from __future__ import annotations
