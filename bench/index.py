@@ -16,10 +16,11 @@ often both engines counted the same hits:
 - range+terms-agg: a 30-day window, top 10 hosts by count, exact total;
 - sorted-page-2: a word sorted by time descending, the second page via search_after.
 
-    .venv/bin/python bench/index.py [--docs 200000] [--queries 200] [--dir DIR]
+    .venv/bin/python bench/index.py [--docs 200000] [--queries 200] [--dir DIR] [--gc-default]
 
-``--smoke`` runs every step at tiny sizes (seconds). Everything stays on this machine;
-nothing is downloaded.
+``--smoke`` runs every step at tiny sizes (seconds); ``--gc-default`` keeps CPython's
+collector thresholds instead of those the ``heroes`` process runs with. Everything stays on
+this machine; nothing is downloaded.
 """
 
 from __future__ import annotations
