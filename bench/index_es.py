@@ -2,7 +2,9 @@
 
 Uses the corpus, query parameters and query types of ``bench/index.py`` (term, phrase,
 filter+term, range+terms-agg, sorted-page-2). Both backends are fed the same way, through
-the spool and the drain in batches; then each query type runs after a warm-up on both, and
+the spool and the drain in batches; then, with both backends' files read once into the page
+cache (the test node's; a node given by URL keeps its own), each query type runs after a
+warm-up on both, and
 the script prints ingest docs/s and query p50/p95 per backend with the ratio
 (Elasticsearch / embedded) and how often both counted the same hits.
 
@@ -30,7 +32,7 @@ import tempfile
 import time
 from typing import Any
 
-from bench.common.elasticsearch import es_node
+from bench.common.elasticsearch import BenchNode, es_node
 from bench.common.process import add_gc_option, as_heroes_runs
 from bench.index import (
     BATCH,
@@ -42,6 +44,7 @@ from bench.index import (
     percentiles,
     read_corpus,
     run_tantivy,
+    warm,
     write_corpus,
 )
 from config.sections.index import ElasticsearchSettings, IndexSettings
@@ -102,8 +105,8 @@ async def measure(embedded: Backend, es: Backend, workload: Workload, queries: i
               f"{ep50 / tp50:>15.1f}x{ep95 / tp95:>7.1f}x{agree:>6}/{queries}")
 
 
-async def run(args: argparse.Namespace, workdir: Path, url: str) -> None:
-    n = args.docs
+async def run(args: argparse.Namespace, workdir: Path, node: BenchNode) -> None:
+    n, url = args.docs, node.url
     print(f"{n} synthetic pages; embedded index in {workdir}, elasticsearch at {url}")
     corpus = Corpus(n)
     pages = workdir / "corpus.jsonl"
@@ -119,8 +122,15 @@ async def run(args: argparse.Namespace, workdir: Path, url: str) -> None:
     print(f"{'elasticsearch':<36}{e_build['drain_s']:>10.1f}{n / e_build['drain_s']:>10.0f}")
     ratio = t_build["drain_s"] / e_build["drain_s"]
     print(f"ratio of docs/s, elasticsearch / tantivy: {ratio:.2f}x")
+    await es.refresh()  # untimed: what the drain wrote, searchable before it is counted
     print(f"documents: tantivy {await embedded.count('page')}, "
           f"elasticsearch {await es.count('page')}")
+    # Both engines' files in the page cache, as on a serving machine (bench.index.warm).
+    files = [workdir / "tantivy", *([node.data] if node.data is not None else [])]
+    warmed, seconds = warm(files)
+    print(f"files read once into the page cache: {warmed / 2**30:.1f} GiB in {seconds:.0f}s"
+          + ("" if node.data is not None else " (the embedded index only: a given node's files "
+             "are not on this machine's paths)"))
     sample = list(itertools.islice(read_corpus(pages), 2_000))
     await measure(embedded, es, Workload(corpus, sample), args.queries)
     await embedded.close()
@@ -144,7 +154,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     with (es_node(args.es_url, args.heap) as node,
           tempfile.TemporaryDirectory(prefix="bench-index-es-") as tmp):
-        asyncio.run(run(args, Path(tmp), node.url))
+        asyncio.run(run(args, Path(tmp), node))
 
 
 if __name__ == "__main__":

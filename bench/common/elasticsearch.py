@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class BenchNode:
     url: str
     pid: int | None  # the node's process when this run started it (for its memory)
+    data: Path | None = None  # its data directory when this run started it
 
 
 @contextlib.contextmanager
@@ -39,7 +40,8 @@ def es_node(url: str | None, heap: str, prefix: str = "heroes-es-bench-",
     try:
         node = start_node(ROOT / ".cache" / "elasticsearch", data, heap=heap,
                           deadline_s=deadline_s)
-        yield BenchNode(node.url, node.process.pid if node.process is not None else None)
+        yield BenchNode(node.url, node.process.pid if node.process is not None else None,
+                        data)
     finally:
         if node is not None:
             node.stop()
