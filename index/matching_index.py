@@ -3,8 +3,8 @@
 Exact types: a sorted array of 64-bit keys (8 bytes per value) answers "certainly not
 flagged" for almost every probe with one vectorised ``searchsorted``; each candidate is
 then confirmed against the membership store, so membership is exact. PDQ: the flagged
-hashes searched by Hamming distance, all probes of a batch at once (index.matching_faiss:
-FAISS multi-index hashing for large sets, index.matching_pdq's full scan for small ones);
+hashes searched by Hamming distance, all probes of a batch at once (index.matching_mih:
+multi-index hashing for large sets, index.matching_pdq's full scan for small ones);
 hashes within reach are confirmed the same way.
 
 Lists have a say (:class:`~index.hashsets.lists.ListInfo`): a paused list matches nothing;
@@ -29,8 +29,8 @@ from config.sections.matching import MatchingSettings
 from documents import Match
 from index.hashsets.lists import ListInfo
 from index.hashsets.membership import Entry, MembershipStore, prefilter_key
-from index.matching_faiss import pdq_index
 from index.matching_fields import PDQ_TRANSFORMS, Probe
+from index.matching_mih import pdq_index
 from index.matching_pdq import pdq_words
 
 log = logging.getLogger(__name__)

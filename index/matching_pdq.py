@@ -1,7 +1,7 @@
 """Near-neighbour search over flagged PDQ hashes by Hamming distance: the full scan.
 
 Every hash is compared with the query: four XORs and a popcount over uint64 columns
-(numpy). This is the reference the FAISS index (:mod:`index.matching_faiss`) is tested
+(numpy). This is the reference the multi-index one (:mod:`index.matching_mih`) is tested
 against, and what small lists use. Reads no settings.
 """
 

@@ -19,7 +19,7 @@ of consecutive (comparable, time-ordered) query frames that are near the entry, 
 ``(start_s, end_s)`` on the query's time axis.
 
 Speed against many entries (vPDQ's "pruning candidate videos"): every distinct frame hash
-of every entry goes into ONE PDQ index (:func:`index.matching_faiss.pdq_index`: FAISS
+of every entry goes into ONE PDQ index (:func:`index.matching_mih.pdq_index`:
 multi-index hashing for large sets, the full scan for small ones), so a query costs one
 batched near-neighbour search for its frames; the (query frame, entry frame) pairs found
 are then counted per entry with numpy, touching only entries that share a near frame.
@@ -46,9 +46,9 @@ from identifiers import InvalidIdentifier
 from identifiers.vpdq import VpdqFrame, frames_of
 from index.hashsets.lists import ListInfo
 from index.hashsets.membership import Entry, MembershipStore
-from index.matching_faiss import pdq_index
 from index.matching_fields import Probe
 from index.matching_index import MatchOutcome, ProbeMatch, Suppressed
+from index.matching_mih import pdq_index
 from index.matching_pdq import pdq_words
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 :func:`limit_malloc_arenas` keeps native memory that was freed in use.
 
-The index writers (tantivy), FAISS and the video decoder allocate from threads of their own;
+The index writers (tantivy) and the video decoder allocate from threads of their own;
 glibc gives each thread that meets contention an arena of its own (up to eight per core) and
 keeps what an arena freed for that arena, so a process whose drain commits several times a
 second grows with every commit. Measured with ten tantivy writers committing 2,000 small

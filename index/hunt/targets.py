@@ -3,7 +3,7 @@
 :class:`ListTarget` finds, in a batch of documents, the hits of one hash or keyword list:
 exact hashes and PDQ-near images through the drain's own matcher
 (:class:`~index.matching_index.FlaggedIndex`: the list as sorted keys in memory, PDQ
-through its FAISS or full-scan index, negative lists and paused lists as at ingest), and
+through its multi-index or full-scan index, negative lists and paused lists as at ingest), and
 keywords (:class:`~index.keywords.KeywordMatcher`) in page titles and text and in torrent
 names and file paths. A list of media file hashes only (md5, sha1, sha256) need not read
 every page: :meth:`ListTarget.lookups` asks the index for the pages that carry its values,

@@ -388,26 +388,26 @@ def test_transform_names_agree_with_the_crawler() -> None:
     assert PDQ_TRANSFORMS == CRAWLER_TRANSFORMS
 
 
-@pytest.mark.parametrize("faiss", [False, True])
+@pytest.mark.parametrize("multi_index", [False, True])
 def test_any_dihedral_hash_matches_and_names_its_transform(
-    members: MembershipStore, faiss: bool
+    members: MembershipStore, multi_index: bool
 ) -> None:
-    from index.matching_faiss import FAISS_MIN, FaissPdqIndex
+    from index.matching_mih import MIH_MIN, MihPdqIndex
 
     rng = np.random.default_rng(18)
     hashes = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(8)]
     flagged = hashes[2]  # the flagged image, as it looks turned by 180 degrees
     entries = [Entry("lab", "pdq", flip_bits(flagged, 3), "", "e1", NOW)]
-    if faiss:
+    if multi_index:
         entries += [
             Entry("bulk", "pdq", rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex(), "", "",
                   NOW)
-            for _ in range(FAISS_MIN)
+            for _ in range(MIH_MIN)
         ]
     members.upsert(entries)
     stage = stage_of(members)
     stage.index.load()
-    assert isinstance(stage.index.pdq, FaissPdqIndex) == faiss
+    assert isinstance(stage.index.pdq, MihPdqIndex) == multi_index
     doc = page(media=[media(pdq=hashes[0], pdq_quality=90, pdq_dihedral=hashes)])
     [match] = stage.mark(doc).matches
     assert (match.list, match.transform, match.distance, match.value) == (

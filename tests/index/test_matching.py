@@ -159,13 +159,13 @@ async def test_drain_marks_documents_in_the_index(tmp_path: Path) -> None:
 
 
 def test_multi_index_pdq_search_equals_a_full_scan() -> None:
-    from index.matching_faiss import FAISS_MIN, FaissPdqIndex, pdq_index
+    from index.matching_mih import MIH_MIN, MihPdqIndex, pdq_index
     from index.matching_pdq import PdqIndex
 
     rng = np.random.default_rng(5)
-    words = rng.integers(0, 2**64, size=(FAISS_MIN, 4), dtype=np.uint64)
+    words = rng.integers(0, 2**64, size=(MIH_MIN, 4), dtype=np.uint64)
     fast, full = pdq_index(words, 31), PdqIndex(words, 31)
-    assert isinstance(fast, FaissPdqIndex)
+    assert isinstance(fast, MihPdqIndex)
     for n in range(60):
         bits = np.unpackbits(words[n * 7].astype(">u8").view(np.uint8))
         bits[rng.choice(256, int(n % 40), replace=False)] ^= 1

@@ -18,7 +18,7 @@ from identifiers.vpdq import VpdqFrame, canonical, frames_of, media_frames
 from index.hashsets.importer import import_file
 from index.hashsets.membership import Entry, MembershipStore, membership_path
 from index.matching import MatchingStage
-from index.matching_faiss import FAISS_MIN
+from index.matching_mih import MIH_MIN
 from index.matching_vpdq import VpdqIndex
 from tests.index.test_alerts_memory_backend import MemoryStore
 
@@ -128,7 +128,7 @@ def _noisy(rng: np.random.Generator, base: str, bits: int) -> str:
     return f"{value:064x}"
 
 
-@pytest.mark.parametrize("entries", [40, FAISS_MIN // 2])  # full scan, then FAISS
+@pytest.mark.parametrize("entries", [40, MIH_MIN // 2])  # full scan, then multi-index hashing
 def test_fractions_equal_the_brute_force_comparison(entries: int) -> None:
     rng = np.random.default_rng(entries)
     pool = [f"{int(x):016x}" * 4 for x in rng.integers(0, 2**63, 30)]
@@ -139,7 +139,7 @@ def test_fractions_equal_the_brute_force_comparison(entries: int) -> None:
                   for t, p in enumerate(picks)]
         videos.append((f"v{n}", frames))
     index = VpdqIndex(videos, match_fraction=0.01)
-    assert index.frames >= (FAISS_MIN if entries > 100 else 1)
+    assert index.frames >= (MIH_MIN if entries > 100 else 1)
     for _ in range(5):
         picks = rng.choice(len(pool), 6, replace=False)
         query = [VpdqFrame(float(t), _noisy(rng, pool[p], 5), 80) for t, p in enumerate(picks)]

@@ -1,4 +1,4 @@
-"""The FAISS PDQ index finds exactly what the full scan finds (property test), in batches."""
+"""The multi-index PDQ index finds exactly what the full scan finds (property test), in batches."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.matching_faiss import FAISS_MIN, FaissPdqIndex, pdq_index, words_to_codes
+from index.matching_mih import MIH_MIN, MihPdqIndex, pdq_index
 from index.matching_pdq import PdqIndex
 
 
@@ -43,32 +43,46 @@ def lists_and_queries(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
 
 @settings(max_examples=60, deadline=None)
 @given(lists_and_queries())
-def test_faiss_results_equal_the_full_scan(case: tuple[np.ndarray, np.ndarray, int]) -> None:
+def test_multi_index_results_equal_the_full_scan(case: tuple[np.ndarray, np.ndarray, int]) -> None:
     words, queries, max_distance = case
-    scan, fast = PdqIndex(words, max_distance), FaissPdqIndex(words, max_distance)
-    batch = fast.near_many(queries)
-    assert len(batch) == len(queries)
-    for query, got in zip(queries, batch, strict=True):
-        want = as_pairs(scan.near(query))
-        assert as_pairs(got) == want
-        assert as_pairs(fast.near(query)) == want
-        assert all(d <= max_distance for _, d in want)
+    scan = PdqIndex(words, max_distance)
+    for copies in (True, False):  # the sorted copies of small lists, the sort order of large
+        fast = MihPdqIndex(words, max_distance, copies=copies)
+        batch = fast.near_many(queries)
+        assert len(batch) == len(queries)
+        for query, got in zip(queries, batch, strict=True):
+            want = as_pairs(scan.near(query))
+            assert as_pairs(got) == want
+            assert as_pairs(fast.near(query)) == want
+            assert all(d <= max_distance for _, d in want)
+
+
+def test_a_batch_with_more_hits_than_its_first_buffer_finds_them_all() -> None:
+    rng = np.random.default_rng(6)
+    base = rng.integers(0, 2**64 - 1, size=4, dtype=np.uint64, endpoint=True)
+    # 3,000 hashes within 3 bits of one another: each query's hits far outnumber the first
+    # buffer (1,024 rows), and each is found on up to 16 segments.
+    words = np.stack([flip(base, rng.choice(256, 3, replace=False)) for _ in range(3000)])
+    fast, scan = MihPdqIndex(words, 31), PdqIndex(words, 31)
+    for query, got in zip(words[:2], fast.near_many(words[:2]), strict=True):
+        assert as_pairs(got) == as_pairs(scan.near(query))
+        assert len(got[0]) == 3000
 
 
 def test_hex_of_gives_back_the_stored_hash() -> None:
     rng = np.random.default_rng(3)
     words = rng.integers(0, 2**64 - 1, size=(50, 4), dtype=np.uint64, endpoint=True)
-    fast, scan = FaissPdqIndex(words, 31), PdqIndex(words, 31)
+    fast, scan = MihPdqIndex(words, 31), PdqIndex(words, 31)
     for i in (0, 17, 49):
-        assert fast.hex_of(i) == scan.hex_of(i) == words_to_codes(words[i:i + 1]).tobytes().hex()
+        assert fast.hex_of(i) == scan.hex_of(i) == words[i].astype(">u8").tobytes().hex()
 
 
-def test_small_lists_are_scanned_large_ones_use_faiss() -> None:
+def test_small_lists_are_scanned_large_ones_use_multi_index_hashing() -> None:
     rng = np.random.default_rng(4)
-    words = rng.integers(0, 2**64 - 1, size=(FAISS_MIN, 4), dtype=np.uint64, endpoint=True)
+    words = rng.integers(0, 2**64 - 1, size=(MIH_MIN, 4), dtype=np.uint64, endpoint=True)
     assert isinstance(pdq_index(words[:-1], 31), PdqIndex)
     large = pdq_index(words, 31)
-    assert isinstance(large, FaissPdqIndex)
+    assert isinstance(large, MihPdqIndex)
     query = flip(words[123], list(range(0, 62, 2)))  # distance 31: found
     far = flip(words[123], list(range(0, 64, 2)))  # distance 32: not found
     assert 123 in large.near(query)[0].tolist()
