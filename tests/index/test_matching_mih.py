@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.matching_mih import MIH_MIN, MihPdqIndex, pdq_index
+from index.matching_mih import MIH_MIN, PARALLEL_MIN, MihPdqIndex, pdq_index
 from index.matching_pdq import PdqIndex
 
 
@@ -55,6 +56,10 @@ def test_multi_index_results_equal_the_full_scan(case: tuple[np.ndarray, np.ndar
             assert as_pairs(got) == want
             assert as_pairs(fast.near(query)) == want
             assert all(d <= max_distance for _, d in want)
+        # A batch this long is walked by several threads, each its own segments.
+        tiled = np.tile(queries, (PARALLEL_MIN // len(queries) + 1, 1))
+        for query, got in zip(tiled, fast.near_many(tiled), strict=True):
+            assert as_pairs(got) == as_pairs(scan.near(query))
 
 
 def test_a_batch_with_more_hits_than_its_first_buffer_finds_them_all() -> None:
@@ -89,3 +94,21 @@ def test_small_lists_are_scanned_large_ones_use_multi_index_hashing() -> None:
     assert 123 not in large.near(far)[0].tolist()
     empty = pdq_index(np.zeros((0, 4), dtype=np.uint64), 31)
     assert empty.n == 0 and as_pairs(empty.near(query)) == []
+
+
+@pytest.mark.parametrize("batch", [1, PARALLEL_MIN])  # one thread, then several
+def test_a_hash_near_on_one_segment_only_is_found_whichever_segment(batch: int) -> None:
+    rng = np.random.default_rng(8)
+    words = rng.integers(0, 2**64 - 1, size=(MIH_MIN, 4), dtype=np.uint64, endpoint=True)
+    fast = MihPdqIndex(words, 31)
+    for s in range(16):
+        # Two bits flipped in every 16-bit segment but s: distance 30, and only segment s
+        # is within the one flipped bit its probes reach.
+        bits = [16 * t + b for t in range(16) if t != s for b in (3, 11)]
+        # Segment s of word w holds bits 16(s mod 4).. of word s // 4, numbered from its
+        # low end; flip() numbers bits from the high end of the 64 hex digits.
+        bits = [64 * (p // 64) + 63 - p % 64 for p in bits]
+        query = flip(words[5], bits)
+        assert int(np.bitwise_count(query ^ words[5]).sum()) == 30
+        found = fast.near_many(np.tile(query, (batch, 1)))
+        assert all(5 in got[0].tolist() for got in found), s
