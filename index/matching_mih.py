@@ -99,11 +99,10 @@ class MihPdqIndex:
             # The walk holds no lock (numba's nogil): each thread walks its own segments.
             hits = np.concatenate(list(_pool().map(lambda span: self._walk(queries, *span),
                                                    spans)), axis=1)
-        found = hits.shape[1]
         # A hash near the query on several segments is found once per segment.
-        key, first = np.unique(hits[0, :found] * self.n + hits[1, :found], return_index=True)
+        key, first = np.unique(hits[0] * self.n + hits[1], return_index=True)
         which, index = np.divmod(key, self.n)
-        distance = hits[2, :found][first]
+        distance = hits[2][first]
         bounds = np.searchsorted(which, np.arange(count + 1))
         return [(index[a:b], distance[a:b]) for a, b in pairwise(bounds)]
 
