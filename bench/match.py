@@ -10,9 +10,9 @@ Baseline, in the same process: the naive way, one SQLite lookup per value in the
 membership store (exact); for PDQ the same pages with no list loaded and the exact full
 scan (the reference, timed on a few pages), then ingest as a unit runs it, the spool
 append and the drain with matching into the embedded index, with the list and with none
-(the ratio to reach is 0.7x); and the issue's
-baseline, one query of the embedded index per document, with a smaller list also indexed
-as ``hash`` documents. ``--smoke`` runs every step at tiny sizes (seconds).
+(the ratio to reach is 0.7x); and the issue's baseline, one query of the embedded index
+per document, with a smaller list also indexed as ``hash`` documents. ``--smoke`` runs
+every step at tiny sizes (seconds).
 Latency: 1,000 flagged observations appended at a steady rate to the spool of a real
 installation (embedded index, drain role, alert engine, sender) and delivered to the lab
 SMTP sink; p50/p95 from append to the message file.
