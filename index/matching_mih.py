@@ -23,8 +23,9 @@ query on one thread, 17 µs on two; FAISS's ``IndexBinaryMultiHash`` 680 µs on 
 The sorted copies cost 256 bytes a hash; above :data:`COPIES_MAX` hashes they are not made
 (a 10M list would need 2.5 GB for them) and the walk reads the words through the sort
 order instead, slower but within ~1 GB at 10M. :func:`pdq_index` picks the full scan below
-:data:`MIH_MIN` hashes (as fast, no extra memory). Reads no settings (the distance comes
-from ``matching.pdq_max_distance`` through the caller).
+:data:`MIH_MIN` hashes (as fast, no extra memory) and for a reach of
+:data:`MIH_MAX_DISTANCE` bits or more (probing would cost more than scanning). Reads no
+settings (the distance comes from ``matching.pdq_max_distance`` through the caller).
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ SEGMENTS = 16
 SEGMENT_VALUES = 1 << 16
 # Below this a list is scanned: the simplest exact answer, and as fast at this size.
 MIH_MIN = 1_000
+# From this distance on (four flipped bits a segment: 2,517 probes, each segment's runs
+# holding ~60 % of the list) probing costs more than the full scan, and a batch's probes
+# alone would take hundreds of MB: such a reach is scanned.
+MIH_MAX_DISTANCE = 4 * SEGMENTS
 # Sorted copies of the first two words for lists up to this size (256 bytes a hash):
 # 1 GB at 4M, which with the words and the sort orders keeps the matcher under 1.5 GB.
 COPIES_MAX = 4_000_000
@@ -206,7 +211,8 @@ def _empty() -> Found:
 
 
 def pdq_index(words: np.ndarray, max_distance: int) -> PdqIndex | MihPdqIndex:
-    """The index for a list of flagged PDQ hashes: full scan when small, MIH when large."""
-    if words.shape[0] < MIH_MIN:
+    """The index for a list of flagged PDQ hashes: multi-index hashing for a large list, the
+    full scan for a small one or a reach of :data:`MIH_MAX_DISTANCE` bits or more."""
+    if words.shape[0] < MIH_MIN or max_distance >= MIH_MAX_DISTANCE:
         return PdqIndex(words, max_distance)
     return MihPdqIndex(words, max_distance)

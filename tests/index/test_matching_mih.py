@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.matching_mih import MIH_MIN, PARALLEL_MIN, MihPdqIndex, pdq_index
+from index.matching_mih import MIH_MAX_DISTANCE, MIH_MIN, PARALLEL_MIN, MihPdqIndex, pdq_index
 from index.matching_pdq import PdqIndex
 
 
@@ -94,6 +94,11 @@ def test_small_lists_are_scanned_large_ones_use_multi_index_hashing() -> None:
     assert 123 not in large.near(far)[0].tolist()
     empty = pdq_index(np.zeros((0, 4), dtype=np.uint64), 31)
     assert empty.n == 0 and as_pairs(empty.near(query)) == []
+    # A reach this far would probe most of the list 16 times over: it is scanned.
+    assert isinstance(pdq_index(words, MIH_MAX_DISTANCE - 1), MihPdqIndex)
+    wide = pdq_index(words, MIH_MAX_DISTANCE)
+    assert isinstance(wide, PdqIndex)
+    assert 123 in wide.near(flip(words[123], list(range(0, 128, 2))))[0].tolist()
 
 
 @pytest.mark.parametrize("batch", [1, PARALLEL_MIN])  # one thread, then several
