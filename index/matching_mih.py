@@ -116,7 +116,7 @@ class MihPdqIndex:
         capacity = max(1024, 4 * len(queries))
         while True:
             hits = np.empty((3, capacity), dtype=np.int64)
-            found = _walk(self._heads, self.words, self._order, self._starts, self._flips,
+            found = _walk_segments(self._heads, self.words, self._order, self._starts, self._flips,
                           queries, self.max_distance, first, last, hits)
             if found >= 0:
                 return hits[:, :found]
@@ -146,7 +146,7 @@ def _popcount(x: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, nogil=True)
-def _walk(
+def _walk_segments(
     heads: np.ndarray,
     words: np.ndarray,
     order: np.ndarray,
