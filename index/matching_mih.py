@@ -116,8 +116,8 @@ class MihPdqIndex:
         capacity = max(1024, 4 * len(queries))
         while True:
             hits = np.empty((3, capacity), dtype=np.int64)
-            found = _walk_segments(self._heads, self.words, self._order, self._starts, self._flips,
-                          queries, self.max_distance, first, last, hits)
+            found = _walk_segments(self._heads, self.words, self._order, self._starts,
+                                   self._flips, queries, self.max_distance, first, last, hits)
             if found >= 0:
                 return hits[:, :found]
             capacity *= 4
